@@ -1,0 +1,69 @@
+# The interface to the project: `make demo` runs the platform, `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+SCALE ?= small
+SEED ?= 20241101
+SERVE ?= 1
+STAFF_PORT ?= 8501
+DAGSTER_PORT ?= 3000
+
+export JIUZHU_HOME ?= $(CURDIR)/var
+export JIUZHU_LAKE ?= $(JIUZHU_HOME)/lake
+export JIUZHU_SCALE := $(SCALE)
+export JIUZHU_SEED := $(SEED)
+export DAGSTER_HOME := $(JIUZHU_HOME)/dagster
+# Every telemetry off: it stalls offline.
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export GX_ANALYTICS_ENABLED := false
+export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup demo test bench bench-generate bench-province lint clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "需要 Python 3.11 ($(PYTHON))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+	@mkdir -p $(DAGSTER_HOME)
+	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+demo: setup
+	$(BIN)/dagster job execute -m pipelines.definitions -j foundation
+	$(BIN)/jiuzhu status
+ifeq ($(SERVE),1)
+	@echo "员工端 staff app:  http://127.0.0.1:$(STAFF_PORT)"
+	@echo "Dagster UI:        http://127.0.0.1:$(DAGSTER_PORT)   (Ctrl-C stops both)"
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(BIN)/dagster-webserver -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_PORT) >$(JIUZHU_HOME)/dagster-webserver.log 2>&1 & \
+	  $(BIN)/streamlit run dashboards/staff/app.py --server.port $(STAFF_PORT) & \
+	  wait
+endif
+
+test: setup
+	$(BIN)/lint-imports
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+bench: setup
+	$(BIN)/jiuzhu bench --scale small --stages generate --repeat 3
+
+bench-generate: setup
+	$(BIN)/jiuzhu bench --scale small --scale medium --stages generate --repeat 1
+
+bench-province: setup
+	$(BIN)/jiuzhu bench --scale province --stages generate --repeat 1
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,1 @@
+"""Streamlit apps: the staff app (员工端) and, later, the public portal. Pages are thin."""

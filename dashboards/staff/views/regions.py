@@ -1,0 +1,27 @@
+"""行政区划: browse Sichuan's divisions from province down to village (VF-8 管理)."""
+
+import pandas as pd
+import streamlit as st
+
+from jiuzhu import regions
+
+tree = regions.load()
+st.title("行政区划")
+st.caption("来源:国家统计局 统计用区划代码(2023年版);人口为第七次全国人口普查数据。")
+
+prefectures = sorted(tree.prefectures(), key=lambda r: r.code)
+pref = st.selectbox("市(州)", prefectures, format_func=lambda r: f"{r.name}({r.short_code})")
+counties = sorted(tree.children(pref.code), key=lambda r: r.code)
+census = regions.county_census()
+st.dataframe(pd.DataFrame([{
+    "区划代码": c.short_code, "名称": c.name,
+    "乡镇(街道)数": len(tree.children(c.code)),
+    "常住人口(2020)": census[c.short_code].pop_total if c.short_code in census else None,
+} for c in counties]), hide_index=True, width="stretch")
+
+county = st.selectbox("县(市、区)", counties, format_func=lambda r: f"{r.name}({r.short_code})")
+towns = sorted(tree.children(county.code), key=lambda r: r.code)
+st.dataframe(pd.DataFrame([{
+    "区划代码": t.short_code, "名称": t.name, "类型": t.unit_type,
+    "村(社区)数": len(tree.children(t.code)),
+} for t in towns]), hide_index=True, width="stretch")

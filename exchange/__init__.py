@@ -1,0 +1,1 @@
+"""Data exchange: inbound readers, manifests, receipts, quarantine (and later outbound shares)."""

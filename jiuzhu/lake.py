@@ -1,0 +1,39 @@
+"""Lake paths and Delta table I/O (through the ``deltalake`` package).
+
+Zones: ``bronze/<department>/<table>``, ``silver/<table>``, ``gold/<area>/<table>``,
+``quarantine/<table>``. One writer per table (shared SECURITY.md: concurrent writers on one
+Delta table fail with CommitFailedError; Dagster runs each table's asset once at a time).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+
+ZONES = ("bronze", "silver", "gold", "quarantine")
+
+
+def table_path(lake: Path, zone: str, *parts: str) -> Path:
+    if zone not in ZONES:
+        raise ValueError(f"unknown lake zone {zone!r}")
+    return Path(lake, zone, *parts)
+
+
+def write(path: Path, data: pa.Table, *, mode: str = "overwrite", partition_by: list[str] | None = None,
+          description: str | None = None) -> int:
+    """Write an Arrow table as a Delta table; return the new table version."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_deltalake(str(path), data, mode=mode, partition_by=partition_by,
+                    description=description, schema_mode="overwrite" if mode == "overwrite" else None)
+    return DeltaTable(str(path)).version()
+
+
+def read(path: Path, *, version: int | None = None, columns: list[str] | None = None) -> pa.Table:
+    dt = DeltaTable(str(path), version=version)
+    return dt.to_pyarrow_table(columns=columns)
+
+
+def exists(path: Path) -> bool:
+    return (Path(path) / "_delta_log").is_dir()

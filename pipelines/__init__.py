@@ -1,0 +1,1 @@
+"""The Dagster code location: definitions only; the work is done by the packages below it."""

@@ -1,0 +1,1 @@
+"""Department contracts and table schemas as data (YAML), plus their loader."""
