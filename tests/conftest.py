@@ -30,3 +30,10 @@ def calibration_province(tmp_path_factory):
     out = tmp_path_factory.mktemp("calib") / "province"
     synth.generate(40_000, 3, out)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch):
+    """Tests never see the developer's or the Makefile's platform settings."""
+    for name in ("JIUZHU_HOME", "JIUZHU_LAKE", "JIUZHU_SCALE", "JIUZHU_SEED", "JIUZHU_WAREHOUSE"):
+        monkeypatch.delenv(name, raising=False)
