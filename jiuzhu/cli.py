@@ -72,11 +72,14 @@ def regions_show(code: str) -> None:
 @click.option("--seed", type=int, default=20241101, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 @click.option("--months", type=int, default=24, show_default=True)
-def generate(scale: str, seed: int, out: Path, months: int) -> None:
+@click.option("--counties", default="", help="Only these county codes (comma-separated), at the scale's density.")
+def generate(scale: str, seed: int, out: Path, months: int, counties: str) -> None:
     """Generate a synthetic province: deliveries under OUT/inbox, ground truth under OUT/truth."""
     from jiuzhu import synth  # noqa: PLC0415
 
-    summary = synth.generate(scale, seed, out, months=months, progress=lambda msg: click.echo(f"  {msg}", err=True))
+    only = [c.strip() for c in counties.split(",") if c.strip()] or None
+    summary = synth.generate(scale, seed, out, months=months, counties=only,
+                             progress=lambda msg: click.echo(f"  {msg}", err=True))
     click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 
 

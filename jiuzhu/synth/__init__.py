@@ -78,7 +78,7 @@ def _table(cols: dict) -> pa.Table:
         elif v.dtype.kind in "fiub":
             arrays[k] = pa.array(v)
         else:
-            arrays[k] = pa.array([None if x is None else str(x) for x in v], pa.string())
+            arrays[k] = pa.array(v, pa.string())
     return pa.table(arrays)
 
 
@@ -108,7 +108,7 @@ class _Stage:
             w = self.writers.get(path)
             if w is None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                w = pq.ParquetWriter(path, table.schema, compression="zstd")
+                w = pq.ParquetWriter(path, table.schema, compression="lz4")
                 self.writers[path] = w
             w.write_table(table.cast(w.schema))
         self.buffers.clear()
@@ -159,7 +159,10 @@ def _truth_tables(life: simulate.Life, feeds: CountyFeeds) -> tuple[pa.Table, pa
     return persons, households, household_months
 
 
-def generate(scale: str | int, seed: int, out: Path | str, months: int = MONTHS, progress=None) -> dict:
+def generate(scale: str | int, seed: int, out: Path | str, months: int = MONTHS, progress=None,
+             counties: list[str] | None = None) -> dict:
+    """Generate the province; with ``counties``, only those counties at the scale's density
+    (used to measure the memory bound, which is set by the largest county)."""
     plan = Plan(scale, int(seed), Path(out), months)
     if plan.out.exists() and any(plan.out.iterdir()):
         raise FileExistsError(f"{plan.out} is not empty; choose a new --out")
@@ -168,6 +171,11 @@ def generate(scale: str | int, seed: int, out: Path | str, months: int = MONTHS,
     depts = departments.all_departments()
     targets = county_targets(plan.persons)
     all_counties = sorted(targets)
+    if counties:
+        unknown = set(counties) - set(targets)
+        if unknown:
+            raise ValueError(f"unknown county codes: {sorted(unknown)}")
+        targets = {c: (n if c in counties else 0) for c, n in targets.items()}
     by_pref: dict[str, list[str]] = {}
     for code in all_counties:
         by_pref.setdefault(code[:4] + "00", []).append(code)
@@ -212,6 +220,7 @@ def generate(scale: str | int, seed: int, out: Path | str, months: int = MONTHS,
     summary = {
         "scale": plan.scale, "seed": plan.seed, "months": plan.months,
         "window_start": plan.window_start.isoformat(), "persons": totals["persons"],
+        "counties": sorted(counties) if counties else "all",
         "households": totals["households"], "departments": [d.slug for d in depts],
         "batches": len(batches), "delivered_rows": int(sum(b["records"] for b in batches)),
         "defects": len(ledger.rows),
@@ -225,20 +234,22 @@ _LEDGER_SCHEMA = pa.schema([("department", pa.string()), ("batch_id", pa.string(
                             ("repairable", pa.bool_())])
 
 
-def _read_parts(paths: list[Path]) -> dict | None:
-    if not paths:
-        return None
-    table = pa.concat_tables([pq.read_table(p) for p in paths], promote_options="permissive")
-    cols = {}
-    for name in table.column_names:
-        col = table.column(name)
-        if pa.types.is_date32(col.type):
-            cols[name] = col.to_numpy().astype("datetime64[D]")
-        elif pa.types.is_string(col.type):
-            cols[name] = np.array(col.to_pylist(), dtype=object)
-        else:
-            cols[name] = col.to_numpy()
-    return cols
+CHUNK_ROWS = 1_000_000  # rows finalised at a time: bounds memory whatever the batch size
+
+
+def _chunks_of(paths: list[Path]):
+    """Staged rows as dicts of numpy columns, CHUNK_ROWS at a time, in file order."""
+    for path in paths:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS):
+            cols = {}
+            for name, col in zip(batch.schema.names, batch.columns, strict=True):
+                if pa.types.is_date32(col.type):
+                    cols[name] = col.to_numpy(zero_copy_only=False).astype("datetime64[D]")
+                elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+                    cols[name] = np.array(col.to_pylist(), dtype=object)
+                else:
+                    cols[name] = col.to_numpy(zero_copy_only=False)
+            yield cols
 
 
 def _finalise_batch(plan: Plan, dept: departments.Department, d_i: int, m: int, stage_dir: Path,
@@ -251,30 +262,38 @@ def _finalise_batch(plan: Plan, dept: departments.Department, d_i: int, m: int, 
     rng = np.random.default_rng([plan.seed, 10_000 + d_i, m])
     parts_dir = stage_dir / dept.slug / f"{m:02d}"
     part_files = sorted(parts_dir.glob("*.parquet")) if parts_dir.exists() else []
-    groups = [[p] for p in part_files] if plan.split_by_prefecture else [part_files]
-    ext = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet", "xlsx": "xlsx"}[dept.delivery.format]
-    files = []
+    ext = dept.delivery.format
     corrections_due = carry.pop("rows", [])
     next_carry: dict = {}
-    for g_i, group in enumerate(groups):
-        cols = _read_parts(group)
-        if cols is None:
-            continue
-        if dept.slug == "renshe":
-            cols["record_type"] = np.full(len(cols["id_number"]), "正常", dtype=object)
-        stem = f"part-{group[0].stem}" if plan.split_by_prefecture else f"{dept.slug}_{period.replace('-', '')}"
-        chunks = _chunks(cols, deliver.XLSX_MAX_ROWS if ext == "xlsx" else None)
-        for c_i, chunk in enumerate(chunks):
-            name = f"{stem}{'' if len(chunks) == 1 else f'-{c_i + 1}'}.{ext}"
-            extra = next_carry if (dept.slug == "renshe" and m + 1 < plan.months) else None
-            out_cols = deliver.apply_defects(rng, dept, chunk, period_end, ledger, bid, name, extra)
-            if corrections_due and g_i == len(groups) - 1 and c_i == len(chunks) - 1:
-                out_cols = _append_corrections(out_cols, corrections_due, ledger, dept.slug, bid, name)
-                corrections_due = []
-            records = deliver.write_file(dept, out_cols, folder / name)
-            files.append({"name": name, "records": records, "sha256": deliver.sha256_file(folder / name),
-                          "bytes": (folder / name).stat().st_size})
+    extra = next_carry if (dept.slug == "renshe" and m + 1 < plan.months) else None
+    writers: list[deliver.FileWriter] = []
+    for part in part_files:
+        stem = f"part-{part.stem}" if plan.split_by_prefecture else f"{dept.slug}_{period.replace('-', '')}"
+        writer = None
+        for c_i, cols in enumerate(_chunks_of([part])):
+            if writer is None or ext == "xlsx":  # an XLSX file holds one chunk, below Excel's limit
+                name = f"{stem}.{ext}" if c_i == 0 else f"{stem}-{c_i + 1}.{ext}"
+                writer = deliver.FileWriter(dept, folder / name)
+                writers.append(writer)
+            if dept.slug == "renshe":
+                cols["record_type"] = np.full(len(cols["id_number"]), "正常", dtype=object)
+            ledger.offset = writer.rows
+            out_cols = deliver.apply_defects(rng, dept, cols, period_end, ledger, bid, writer.path.name, extra)
+            ledger.offset = 0
+            writer.append(out_cols)
+    if corrections_due:
+        if not writers:
+            writers.append(deliver.FileWriter(dept, folder / f"{dept.slug}_{period.replace('-', '')}.{ext}"))
+        last = writers[-1]
+        ledger.offset = last.rows
+        last.append(_corrections(corrections_due, ledger, dept.slug, bid, last.path.name))
+        ledger.offset = 0
     carry.update(next_carry)
+    files = []
+    for w in writers:
+        w.close()
+        files.append({"name": w.path.name, "records": w.rows, "sha256": deliver.sha256_file(w.path),
+                      "bytes": w.path.stat().st_size})
     if not files:  # a month with nothing to report still gets a batch: an empty, declared delivery
         name = f"{dept.slug}_{period.replace('-', '')}.{ext}"
         _write_empty(dept, folder / name)
@@ -301,26 +320,16 @@ def _finalise_batch(plan: Plan, dept: departments.Department, d_i: int, m: int, 
             "delivered_at": manifest["delivered_at"]}
 
 
-def _chunks(cols: dict, limit: int | None) -> list[dict]:
-    n = len(next(iter(cols.values())))
-    if limit is None or n <= limit:
-        return [cols]
-    return [{k: v[i: i + limit] for k, v in cols.items()} for i in range(0, n, limit)]
-
-
-def _append_corrections(cols: dict, rows: list[dict], ledger, slug, bid, name) -> dict:
-    n = len(cols["__scientific__"])
+def _corrections(rows: list[dict], ledger, slug, bid, name) -> dict:
+    """Last month's wrongly delivered rows, sent again with the right values (record_type 更正)."""
     out = {}
-    for k, v in cols.items():
-        if k == "__scientific__":
-            out[k] = np.concatenate([v, np.zeros(len(rows), dtype=bool)])
-            continue
-        extra = [("更正" if k == "record_type" else r.get(k)) for r in rows]
-        out[k] = np.concatenate([np.asarray(v, dtype=object), np.array(extra, dtype=object)])
-        if v.dtype.kind in "fi":
-            out[k] = out[k].astype(v.dtype)
+    for k in rows[0]:
+        values = [("更正" if k == "record_type" else r[k]) for r in rows]
+        sample = rows[0][k]
+        out[k] = np.array(values, dtype=np.float64 if isinstance(sample, (float, np.floating)) else object)
+    out["__scientific__"] = np.zeros(len(rows), dtype=bool)
     for i in range(len(rows)):
-        ledger.add(slug, bid, name, n + i + 1, "correction", deliver.AMOUNT_COLUMN[slug])
+        ledger.add(slug, bid, name, i + 1, "correction", deliver.AMOUNT_COLUMN[slug])
     return out
 
 

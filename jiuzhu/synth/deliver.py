@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -69,9 +70,10 @@ _ALT_STYLES = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d", "%d/%m/%Y"]
 @dataclass
 class Ledger:
     rows: list[dict] = field(default_factory=list)
+    offset: int = 0  # data rows already written to the current file by earlier chunks
 
     def add(self, dept: str, batch: str, file: str, row: int, kind: str, column: str | None) -> None:
-        self.rows.append({"department": dept, "batch_id": batch, "file": file, "row_number": int(row),
+        self.rows.append({"department": dept, "batch_id": batch, "file": file, "row_number": int(row) + self.offset,
                           "defect": kind, "column": column, "repairable": kind in REPAIRABLE})
 
 
@@ -207,56 +209,82 @@ def apply_defects(rng, dept: Department, cols: dict, period_end: _dt.date, ledge
     return cols
 
 
-def write_file(dept: Department, cols: dict, path: Path) -> int:
-    """Write one delivery file in the department's format; return the number of data rows."""
-    scientific = cols.pop("__scientific__")
-    fmt, enc = dept.delivery.format, dept.delivery.encoding
-    n = len(next(iter(cols.values())))
-    if fmt == "csv":
-        table = pa.table({k: pa.array([("" if x is None else _plain(x)) for x in v], pa.string()) for k, v in cols.items()})
-        buf = io.BytesIO()
-        pacsv.write_csv(table, buf, pacsv.WriteOptions(quoting_style="needed"))
-        text = buf.getvalue().decode("utf-8")
-        path.write_bytes(text.encode(enc))
-    elif fmt == "jsonl":
-        id_col = ID_COLUMN[dept.slug]
-        lines = []
-        keys = list(cols)
-        for i in range(n):
-            rec = {k: _json_value(cols[k][i]) for k in keys}
-            if rec.get(id_col) is None:
-                rec[id_col] = ""
-            lines.append(json.dumps(rec, ensure_ascii=False, sort_keys=False))
-        path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
-    elif fmt == "parquet":
-        arrays = {}
-        for k, v in cols.items():
-            if v.dtype.kind == "M":
-                arrays[k] = pa.array(v.astype("datetime64[D]"), pa.date32())
-            elif v.dtype.kind in "fi":
-                arrays[k] = pa.array(v)
+class FileWriter:
+    """Appends chunks of a batch to one delivery file in the department's format and encoding."""
+
+    def __init__(self, dept: Department, path: Path):
+        self.dept = dept
+        self.path = path
+        self.rows = 0
+        self._parquet: pq.ParquetWriter | None = None
+        self._xlsx_done = False
+
+    def append(self, cols: dict) -> int:
+        scientific = cols.pop("__scientific__")
+        fmt, enc = self.dept.delivery.format, self.dept.delivery.encoding
+        n = len(next(iter(cols.values())))
+        if fmt == "csv":
+            table = pa.table({k: pc.fill_null(_text_column(v), "") for k, v in cols.items()})
+            buf = io.BytesIO()
+            pacsv.write_csv(table, buf, pacsv.WriteOptions(quoting_style="needed", include_header=self.rows == 0))
+            data = buf.getvalue()
+            if enc == "utf-8-sig" and self.rows > 0:
+                enc = "utf-8"  # the byte-order mark opens the file only
+            with self.path.open("ab") as f:
+                f.write(data if enc == "utf-8" else data.decode("utf-8").encode(enc))
+        elif fmt == "jsonl":
+            import polars as pl  # noqa: PLC0415
+
+            if n:
+                frame = pl.from_arrow(pa.table({k: _json_column(v) for k, v in cols.items()}))
+                with self.path.open("a", encoding="utf-8") as f:
+                    f.write(frame.write_ndjson())
             else:
-                arrays[k] = pa.array([None if x is None else str(x) for x in v], pa.string())
-        pq.write_table(pa.table(arrays), path, compression="zstd")
-    elif fmt == "xlsx":
-        _write_xlsx(cols, scientific, ID_COLUMN[dept.slug], path)
-    else:
-        raise ValueError(f"unknown delivery format {fmt}")
-    return n
+                self.path.touch()
+        elif fmt == "parquet":
+            arrays = {}
+            for k, v in cols.items():
+                if v.dtype.kind == "M":
+                    arrays[k] = pa.array(v.astype("datetime64[D]"), pa.date32())
+                elif v.dtype.kind in "fi":
+                    arrays[k] = pa.array(v)
+                else:
+                    arrays[k] = _text_column(v)
+            table = pa.table(arrays)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+            self._parquet.write_table(table.cast(self._parquet.schema))
+        elif fmt == "xlsx":
+            if self._xlsx_done:
+                raise ValueError("an XLSX delivery file holds one chunk (split before Excel's row limit)")
+            _write_xlsx(cols, scientific, ID_COLUMN[self.dept.slug], self.path)
+            self._xlsx_done = True
+        else:
+            raise ValueError(f"unknown delivery format {fmt}")
+        self.rows += n
+        return n
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
 
 
-def _plain(x) -> str:
-    if isinstance(x, float):
-        return repr(round(x, 2)) if x != int(x) else str(int(x))
-    return str(x)
+def _text_column(v: np.ndarray) -> pa.Array:
+    """A column as delivered text: amounts with at most two decimals, no trailing ``.0``."""
+    if v.dtype.kind in "fi":
+        return pc.cast(pa.array(np.round(v, 2) if v.dtype.kind == "f" else v), pa.string())
+    try:
+        return pa.array(v, pa.string())
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        return pa.array([None if x is None else str(x) for x in v], pa.string())
 
 
-def _json_value(x):
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating, float)):
-        return round(float(x), 2)
-    return None if x is None else str(x)
+def _json_column(v: np.ndarray) -> pa.Array:
+    if v.dtype.kind == "f":
+        return pa.array(np.round(v, 2))
+    if v.dtype.kind == "i":
+        return pa.array(v)
+    return _text_column(v)
 
 
 def _write_xlsx(cols: dict, scientific: np.ndarray, id_col: str, path: Path) -> None:
