@@ -64,7 +64,7 @@ REPAIRABLE = {"legacy_15", "fullwidth_id", "alt_date_format", "corrected_later",
 _DATE_STYLES = {
     "iso": "%Y-%m-%d", "yyyymmdd": "%Y%m%d", "slash": "%Y/%m/%d", "chinese": "%Y年%m月%d日", "yyyymm": "%Y-%m-%d",
 }
-_ALT_STYLES = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d", "%d/%m/%Y"]
+_ALT_STYLES = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d", "%Y-%m-%d 00:00:00"]
 
 
 @dataclass
