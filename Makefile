@@ -36,9 +36,17 @@ setup: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
 	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
+# the synthetic province's delivery months
+FIRST_MONTH ?= 2024-11-01
+LAST_MONTH ?= 2026-10-01
+
 demo: setup
 	$(BIN)/dagster job execute -m pipelines.definitions -j foundation
+	$(BIN)/dagster asset materialize -m pipelines.definitions --select 'tag:layer=exchange' \
+	  --partition-range $(FIRST_MONTH)...$(LAST_MONTH)
+	$(BIN)/dagster job execute -m pipelines.definitions -j silver_derived
 	$(BIN)/jiuzhu status
+	$(BIN)/jiuzhu exchange status
 ifeq ($(SERVE),1)
 	@echo "员工端 staff app:  http://127.0.0.1:$(STAFF_PORT)"
 	@echo "Dagster UI:        http://127.0.0.1:$(DAGSTER_PORT)   (Ctrl-C stops both)"

@@ -61,6 +61,7 @@ class Outcome:
     replay_of: str | None = None
     folder: str | None = None
     manifest_sha256: str | None = None
+    extract_date: str | None = None
     supersedes: str | None = None
     delivered_at: str | None = None
     due_date: str | None = None
@@ -106,6 +107,7 @@ def ingest(ref: B.BatchRef, lake_root: Path, receipts_dir: Path, *, now: _dt.dat
         declared=int(manifest["record_count"]), checksum_ok=checksum_ok,
         delivered_at=manifest.get("delivered_at"), due_date=manifest.get("due_date"), ingested_at=now.isoformat(),
         folder=ref.folder.name, manifest_sha256=B.sha256_bytes(ref.manifest_path.read_bytes()),
+        extract_date=manifest["extract_date"],
     )
     if ledger is None:
         ledger = B.ledger_rows(lake_root, contract.department)
@@ -137,9 +139,8 @@ def ingest(ref: B.BatchRef, lake_root: Path, receipts_dir: Path, *, now: _dt.dat
                     table, issues, notes = B.read_member(member, data, _member_format(member, manifest), manifest.get("encoding"), Path(tmp))
                     outcome.warnings.extend({**n, "file": member} for n in notes)
                     frames.append((name if member == name else f"{name}!{member}", table, issues))
-            except UnreadableFile as exc:
+            except UnreadableFile as exc:  # the file stays in the inbox; the receipt says why
                 batch_error = (exc.code, f"{name}:{exc.message}")
-                frames.append((name, pa.table({ROW_NUMBER: pa.array([0], pa.int64())}), []))
     delivered = sum(t.num_rows + len(i) for _n, t, i in frames)
     if batch_error is None and not checksum_ok:
         batch_error = ("BATCH_CHECKSUM_MISMATCH", BATCH_REASONS["BATCH_CHECKSUM_MISMATCH"])
@@ -314,6 +315,7 @@ LEDGER_SCHEMA = pa.schema([
     ("declared", pa.int64()), ("checksum_ok", pa.bool_()), ("replay_of", pa.string()), ("supersedes", pa.string()),
     ("batch_error", pa.string()), ("reasons", pa.string()), ("delivered_at", pa.string()), ("due_date", pa.string()),
     ("ingested_at", pa.string()), ("folder", pa.string()), ("manifest_sha256", pa.string()),
+    ("conformed", pa.bool_()), ("extract_date", pa.string()),
 ])
 
 
@@ -327,12 +329,12 @@ def _record(lake_root: Path, o: Outcome) -> dict:
         "batch_error": json.dumps(o.batch_error, ensure_ascii=False) if o.batch_error else None,
         "reasons": json.dumps(o.reasons, ensure_ascii=False, sort_keys=True), "delivered_at": o.delivered_at,
         "due_date": o.due_date, "ingested_at": o.ingested_at, "folder": o.folder,
-        "manifest_sha256": o.manifest_sha256,
+        "manifest_sha256": o.manifest_sha256, "conformed": False, "extract_date": o.extract_date,
     }
     table = pa.Table.from_pylist([row], schema=LEDGER_SCHEMA)
     path = B.ledger_path(lake_root, o.department)
     if o.status == "duplicate":  # a replay is recorded as an event of its own
-        row_key = f"{o.batch_key}#replay@{o.ingested_at}"
+        row_key = f"{o.batch_key}#replay@{o.folder}"
         table = table.set_column(table.schema.get_field_index("batch_key"), "batch_key", pa.array([row_key]))
     from deltalake import write_deltalake  # noqa: PLC0415
 
@@ -344,3 +346,13 @@ def _record(lake_root: Path, o: Outcome) -> dict:
         write_deltalake(str(path), table, mode="overwrite",
                         predicate=f"batch_key = '{_sql_literal(table.column('batch_key')[0].as_py())}'")
     return table.to_pylist()[0]
+
+
+def mark_conformed(lake_root: Path, entry: dict) -> None:
+    """Record that a batch's rows are merged into silver (a crash before this reruns the merge)."""
+    from deltalake import write_deltalake  # noqa: PLC0415
+
+    row = {**{k: entry.get(k) for k in LEDGER_SCHEMA.names}, "conformed": True}
+    table = pa.Table.from_pylist([row], schema=LEDGER_SCHEMA)
+    write_deltalake(str(B.ledger_path(lake_root, entry["department"])), table, mode="overwrite",
+                    predicate=f"batch_key = '{_sql_literal(entry['batch_key'])}'")

@@ -82,7 +82,11 @@ def _decode(raw: bytes, encoding: str) -> tuple[str, list[int], list[dict]]:
         return raw.decode(enc), [], notes
     except (UnicodeDecodeError, LookupError):
         pass
-    alternative = _ALTERNATIVE.get(enc)
+    raw_lines = raw.split(b"\n")
+    # pure-ASCII lines decode in any of these encodings and tell nothing: judge by the others
+    telling = [line for line in raw_lines if not line.isascii()]
+    failing = sum(1 for line in telling if not _decodes(line, enc))
+    alternative = _ALTERNATIVE.get(enc) if failing * 2 > len(telling) else None  # mostly foreign: detect
     if alternative:
         try:
             text = raw.decode(alternative)
@@ -93,7 +97,7 @@ def _decode(raw: bytes, encoding: str) -> tuple[str, list[int], list[dict]]:
         except UnicodeDecodeError:
             pass
     lines, bad = [], []
-    for i, line in enumerate(raw.split(b"\n")):
+    for i, line in enumerate(raw_lines):
         try:
             lines.append(line.decode(enc))
         except UnicodeDecodeError:
@@ -103,6 +107,14 @@ def _decode(raw: bytes, encoding: str) -> tuple[str, list[int], list[dict]]:
             bad.append(i)
     notes.append({"code": "ENCODING_MIXED", "message": f"文件中有{len(bad)}行无法按{encoding}解码(混合编码),这些行已隔离"})
     return "\n".join(lines), bad, notes
+
+
+def _decodes(line: bytes, enc: str) -> bool:
+    try:
+        line.decode(enc)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
 
 
 def _looks_like_text(text: str) -> bool:
@@ -115,7 +127,10 @@ def _read_csv(path: Path, encoding: str) -> tuple[pa.Table, list[dict], list[dic
         return pa.table({}), [], [{"code": "FILE_EMPTY", "message": "文件为空"}]
     text, _bad_lines, notes = _decode(raw, encoding)
     first_line = text.split("\n", 1)[0].rstrip("\r")
-    names = next(csv.reader([first_line]))
+    try:
+        names = next(csv.reader([first_line]))
+    except csv.Error as exc:
+        raise UnreadableFile("FILE_PARSE", f"表头无法解析:{exc}") from None
     if len(set(names)) != len(names):
         raise UnreadableFile("HEADER_DUPLICATE", "表头中有重复的列名")
     issues: list[dict] = []

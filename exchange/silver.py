@@ -68,6 +68,9 @@ def conformed_rows(lake_root: Path, contract: contracts.Contract, batch_key: str
     names = [f.name for f in contract.fields]
     result = validate.validate(frame.select(names), _by_name(contract), batch_period=period,
                                extract_date=extract_date, today=today)
+    if int(result.accepted.sum()) != frame.height:  # never drop a row bronze accepted
+        raise RuntimeError(f"{contract.department} {batch_key}: {frame.height - int(result.accepted.sum())} "
+                           "accepted bronze rows failed re-validation; silver left unchanged")
     values = result.values.filter(result.accepted)
     lineage = frame.select("_department", "_batch_key", "_period", "_file", "_row_number").filter(result.accepted)
     out = pl.concat([values, lineage], how="horizontal")

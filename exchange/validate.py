@@ -97,7 +97,7 @@ def _citizen_id(raw: pl.Expr, f: Field, today: _dt.date) -> tuple[list[list[pl.E
     stage3 = [
         s18.str.slice(6, 8).str.strptime(pl.Date, "%Y%m%d", strict=False).alias(f"__birth_{n}"),
         (s18.str.slice(17, 1) == _check_char(s18.str.slice(0, 17))).alias(f"__chk_{n}"),
-        (prefix.is_in(_known_prefixes()) | prefix.is_in(list(ids.SPECIAL_PREFIXES)) | prefix.str.starts_with("9")).alias(f"__reg_{n}"),
+        (prefix.is_in(_known_prefixes().implode()) | prefix.is_in(list(ids.SPECIAL_PREFIXES)) | prefix.str.starts_with("9")).alias(f"__reg_{n}"),
     ]
     reason = (
         pl.when(_blank(raw)).then(pl.lit("REQUIRED_MISSING" if f.required else None))
@@ -197,7 +197,7 @@ def _numeric(raw: pl.Expr, f: Field, kind: str) -> tuple[pl.Expr, pl.Expr]:
 def _region(raw: pl.Expr, f: Field) -> tuple[pl.Expr, pl.Expr]:
     s = _clean(raw)
     padded = pl.when(s.str.contains(r"^(\d{2}|\d{4}|\d{6}|\d{9}|\d{12})$")).then(s.str.pad_end(12, "0")).otherwise(None)
-    known = padded.is_in(_sichuan_codes_series())
+    known = padded.is_in(_sichuan_codes_series().implode())
     reason = (pl.when(_blank(raw)).then(pl.lit("REQUIRED_MISSING" if f.required else None))
               .when(~known.fill_null(False)).then(pl.lit("REGION_UNKNOWN")).otherwise(pl.lit(None)))
     return padded, reason

@@ -106,6 +106,50 @@ def status() -> None:
         click.echo(f"合成省份尚未生成: {cfg.province_dir}")
 
 
+@main.group("exchange")
+def exchange_group() -> None:
+    """Data exchange with the sharing departments."""
+
+
+@exchange_group.command("status")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Judge freshness as of this day.")
+@click.option("--json", "as_json", is_flag=True)
+def exchange_status(today, as_json: bool) -> None:
+    """Per department: the last batch, its receipt summary, freshness and quality."""
+    from exchange import status as status_  # noqa: PLC0415
+    from jiuzhu import settings  # noqa: PLC0415
+
+    rows = status_.department_status(settings.load().lake, today.date() if today else None)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo("共享单位   最近批次            状态      实收    入库   隔离  隔离率   迟报 重复报送  新鲜度     质量")
+    for r in rows:
+        click.echo(f"{r['name']:<8} {str(r['last_batch']):<18} {str(r['last_status']):<8} {r['last_delivered']:>6} "
+                   f"{r['last_accepted']:>6} {r['last_rejected']:>5} {r['rejected_share']:>6.2%} {r['late_batches']:>5} "
+                   f"{r['replays']:>6}  {r['freshness']:<8} {r['quality']}")
+
+
+@exchange_group.command("run")
+@click.option("--department", default=None, help="Only this department (slug).")
+def exchange_run(department: str | None) -> None:
+    """Ingest and conform every pending batch in the inbox (what the Dagster assets do, without Dagster)."""
+    from exchange import run as run_  # noqa: PLC0415
+    from exchange import silver  # noqa: PLC0415
+    from jiuzhu import settings  # noqa: PLC0415
+
+    cfg = settings.load()
+    depts = [department] if department else None
+    reports = {d: run_.run_department(cfg.inbox, cfg.lake, cfg.home / "receipts", d)
+               for d in (depts or sorted(run_.contracts_departments()))}
+    silver.rebuild_households(cfg.lake)
+    silver.rebuild_income_monthly(cfg.lake)
+    for dept, rep in reports.items():
+        click.echo(f"{dept}: {len(rep.outcomes)} 批, 实收 {rep.delivered}, 标准化 {rep.conformed_rows}, 系统性错误 {len(rep.systemic)}")
+        for s in rep.systemic:
+            click.echo(f"  ! {s['folder']}: {s['code']} {s['message']}")
+
+
 @main.command("bench")
 @click.option("--scale", "scales", multiple=True, default=["small"], show_default=True)
 @click.option("--stages", default="generate", show_default=True)
@@ -117,6 +161,140 @@ def bench(scales: tuple[str, ...], stages: str, repeat: int, out: Path) -> None:
 
     results = bench_.run(list(scales), stages.split(","), repeat, out)
     click.echo(json.dumps(results, ensure_ascii=False, indent=2))
+
+
+# --- business database: audit trail and accounts ----------------------------------------------------
+
+class _business_session:  # lower case: used like a function, ``with _business_session() as s``
+    """A session on the business database (``JIUZHU_BUSINESS_DB_URL`` or the SQLite default),
+    migrated to the latest schema first; the engine is closed on exit."""
+
+    def __enter__(self):
+        from jiuzhu.business import db  # noqa: PLC0415
+
+        url = db.default_url()
+        db.upgrade(url)
+        self._engine = db.make_engine(url)
+        self._session = db.session_factory(self._engine)()
+        return self._session
+
+    def __exit__(self, *exc_info) -> None:
+        self._session.close()
+        self._engine.dispose()
+
+
+def _default_anchor() -> Path:
+    from jiuzhu import settings  # noqa: PLC0415
+
+    return settings.load().home / "audit_head.json"
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """审计日志:校验哈希链、锚定链头、导出。"""
+
+
+@audit_group.command("verify")
+@click.option("--anchor", type=click.Path(path_type=Path), default=None,
+              help="外部锚定的链头文件(默认 $JIUZHU_HOME/audit_head.json)。")
+def audit_verify(anchor: Path | None) -> None:
+    """Verify the hash chain of the audit trail; exit 1 at the first broken entry."""
+    from jiuzhu import audit  # noqa: PLC0415
+
+    anchor_path = anchor or _default_anchor()
+    if anchor is not None and not anchor.exists():
+        click.echo(f"找不到锚定文件:{anchor}")
+        sys.exit(2)
+    with _business_session() as session:
+        result = audit.verify(session, anchor_path if anchor_path.exists() else None)
+    if not result.ok:
+        click.echo(f"审计链被破坏:第{result.first_broken_seq}条记录。{result.problem_zh}")
+        sys.exit(1)
+    click.echo(f"审计链完整:共{result.count}条记录")
+    if not anchor_path.exists():
+        click.echo(f"提示:未找到外部锚定的链头({anchor_path}),无法发现尾部被截断;请定期运行 jiuzhu audit anchor")
+
+
+@audit_group.command("anchor")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="链头写入的文件(默认 $JIUZHU_HOME/audit_head.json)。")
+def audit_anchor(out: Path | None) -> None:
+    """Write the current chain head outside the table, as the reference for truncation checks."""
+    from jiuzhu import audit  # noqa: PLC0415
+
+    path = out or _default_anchor()
+    with _business_session() as session:
+        anchored = audit.anchor_head(session, path)
+    click.echo(f"已锚定链头:第{anchored['seq']}条 {anchored['entry_hash']} -> {path}")
+
+
+@audit_group.command("export")
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--user", "username", required=True, help="审计管理员账户(导出前验证密码并记入审计日志)。")
+@click.option("--purpose", default="审计日志导出", show_default=True, help="导出事由。")
+def audit_export(out: Path, fmt: str, username: str, purpose: str) -> None:
+    """Export the audit trail (audit administrator only): CSV with BOM or JSON Lines."""
+    from jiuzhu import access, audit, auth  # noqa: PLC0415
+
+    password = click.prompt("密码", hide_input=True)
+    with _business_session() as session:
+        result = auth.login(session, username, password)
+        if not result.ok:
+            click.echo(result.message_zh)
+            sys.exit(1)
+        if result.must_change_password:
+            click.echo(f"{result.message_zh}:请先运行 jiuzhu users passwd {username}")
+            sys.exit(1)
+        user = auth.find_user(session, username)
+        try:
+            access.authorize_and_audit(session, user, "export_audit", user.jurisdiction_code, purpose=purpose)
+        except access.AccessDenied as exc:
+            click.echo(f"拒绝导出:{exc.message_zh}")
+            sys.exit(1)
+        except audit.AuditUnavailable as exc:
+            click.echo(exc.message_zh)
+            sys.exit(1)
+        count = audit.export(session, out, fmt)
+    click.echo(f"已导出审计日志{count}条 -> {out}")
+
+
+@main.group("users")
+def users_group() -> None:
+    """用户账户:演示账户、修改密码。"""
+
+
+@users_group.command("seed-demo")
+def users_seed_demo() -> None:
+    """Create one demo account per role; initial passwords are printed once and must be changed."""
+    from jiuzhu import access, auth  # noqa: PLC0415
+
+    with _business_session() as session:
+        created = auth.seed_demo_users(session)
+    if not created:
+        click.echo("演示账户均已存在,未创建新账户")
+        return
+    click.echo("已创建演示账户。初始密码只显示这一次,首次登录须修改:")
+    for user in created:
+        click.echo(f"  {user.username:<10} {access.ROLE_NAMES_ZH[user.role]:<8} {user.jurisdiction_code}  "
+                   f"{user.initial_password}")
+
+
+@users_group.command("passwd")
+@click.argument("username")
+def users_passwd(username: str) -> None:
+    """Change a password (the forced change of the initial password included)."""
+    from jiuzhu import auth  # noqa: PLC0415
+
+    old = click.prompt("当前密码", hide_input=True)
+    new = click.prompt("新密码", hide_input=True, confirmation_prompt="再次输入新密码")
+    with _business_session() as session:
+        try:
+            auth.change_password(session, username, old, new)
+        except (auth.AccountError, auth.WeakPassword) as exc:
+            click.echo(exc.message_zh)
+            sys.exit(1)
+    click.echo("密码已修改")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.defs.exchange import assets as exchange
+from pipelines.defs.exchange.sensors import inbox_sensor
 from pipelines.defs.foundation import assets as foundation
 from pipelines.defs.foundation.resources import PlatformPaths
 
@@ -12,9 +14,15 @@ from pipelines.defs.foundation.resources import PlatformPaths
 RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 
 defs = dg.Definitions(
-    assets=[foundation.regions_table, foundation.synthetic_province],
+    assets=[foundation.regions_table, foundation.synthetic_province,
+            *exchange.INGEST_ASSETS, *exchange.SILVER_ASSETS, *exchange.DERIVED_ASSETS],
     asset_checks=[foundation.regions_are_complete],
     resources={"paths": PlatformPaths()},
-    jobs=[dg.define_asset_job("foundation", selection=dg.AssetSelection.groups("silver_reference", "synthetic"),
-                              op_retry_policy=RETRY)],
+    sensors=[inbox_sensor],
+    jobs=[
+        dg.define_asset_job("foundation", selection=dg.AssetSelection.groups("silver_reference", "synthetic"),
+                            op_retry_policy=RETRY),
+        dg.define_asset_job("silver_derived", selection=dg.AssetSelection.groups("silver_derived"),
+                            op_retry_policy=RETRY),
+    ],
 )

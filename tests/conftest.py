@@ -37,3 +37,15 @@ def _isolated_environment(monkeypatch):
     """Tests never see the developer's or the Makefile's platform settings."""
     for name in ("JIUZHU_HOME", "JIUZHU_LAKE", "JIUZHU_SCALE", "JIUZHU_SEED", "JIUZHU_WAREHOUSE"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_lake(tiny_province, tmp_path_factory):
+    """The tiny province's whole inbox ingested and conformed (what the Dagster assets do)."""
+    import datetime as dt
+
+    from exchange import run
+
+    root = tmp_path_factory.mktemp("lake")
+    reports = run.run_all(tiny_province / "inbox", root / "lake", root / "receipts", today=dt.date(2026, 11, 29))
+    return root, reports

@@ -33,6 +33,9 @@ SCALES = {"tiny": 2_000, "small": 200_000, "medium": 5_000_000, "province": 83_6
 WINDOW_START = _dt.date(2024, 11, 1)
 MONTHS = 24
 TZ = "+08:00"
+# (persons × months) matrices of one part must stay well below the 8 GiB bound: 400,000 persons
+# take about 2 GiB (the largest county, 2.7 million people at province scale, took 11.6 GiB whole)
+MAX_PERSONS_PER_PART = 400_000
 
 
 @dataclass(frozen=True)
@@ -190,19 +193,27 @@ def generate(scale: str | int, seed: int, out: Path | str, months: int = MONTHS,
             index = all_counties.index(code)
             rng = np.random.default_rng([plan.seed, index])
             county = population.build_county(rng, code, index, n, plan.window_start)
-            life = simulate.simulate(rng, county, plan.months, plan.window_start, _prefecture_factor(code), all_counties)
-            feeds = CountyFeeds(rng, life)
-            for dept in depts:
-                builder = getattr(feeds, dept.slug)
-                for m in range(plan.months):
-                    cols = builder(m)
-                    if len(next(iter(cols.values()))):
-                        stage.write(stage_dir / dept.slug / f"{m:02d}" / f"{part}.parquet", _table(cols))
-            persons, households, household_months = _truth_tables(life, feeds)
-            for name, table in (("persons", persons), ("households", households), ("household_months", household_months)):
-                stage.write(truth_dir / name / f"{pref}.parquet", table)
+            simulate.schedule_arrivals(rng, county, plan.months, plan.window_start)
+            population.assign_ids(rng, county)
             totals["persons"] += county.n_persons
             totals["households"] += county.n_households
+            for p_no, piece in enumerate(population.split(county, MAX_PERSONS_PER_PART)):
+                # a part of a county has its own stream; a county small enough has one part and keeps rng
+                prng = rng if p_no == 0 else np.random.default_rng([plan.seed, index, p_no])
+                life = simulate.simulate(prng, piece, plan.months, plan.window_start, _prefecture_factor(code),
+                                         all_counties)
+                feeds = CountyFeeds(prng, life)
+                for dept in depts:
+                    builder = getattr(feeds, dept.slug)
+                    for m in range(plan.months):
+                        cols = builder(m)
+                        if len(next(iter(cols.values()))):
+                            stage.write(stage_dir / dept.slug / f"{m:02d}" / f"{part}.parquet", _table(cols))
+                persons, households, household_months = _truth_tables(life, feeds)
+                for name, table in (("persons", persons), ("households", households),
+                                    ("household_months", household_months)):
+                    stage.write(truth_dir / name / f"{pref}.parquet", table)
+                del life, feeds, persons, households, household_months
         # a prefecture's files are complete once its counties are done (split mode)
         stage.close(lambda path, pref=pref: path.stem == pref)
         if progress:

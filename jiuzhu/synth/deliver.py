@@ -177,7 +177,8 @@ def apply_defects(rng, dept: Department, cols: dict, period_end: _dt.date, ledge
                     ledger.add(slug, batch, file, r + 1, "alt_date_format", dc)
             cols[dc] = text
     # duplicates appended at the end of the file
-    dups = np.flatnonzero(rng.random(n) < RATES["duplicate_row"])
+    # duplicates are copies of clean rows, so each copy has exactly one reason to be set aside
+    dups = np.flatnonzero(~taken & (rng.random(n) < RATES["duplicate_row"]) & ~scientific)
     conflicts = np.flatnonzero(~taken & (rng.random(n) < RATES["conflicting_duplicate"]) & ~scientific)
     name_col = NAME_COLUMN[slug]
     appended = []

@@ -51,7 +51,7 @@ class CountyFeeds:
         self.life = life
         c = life.c
         self.c = c
-        self.hh_no = np.char.add(c.code, _zfill(np.arange(c.n_households), 9)).astype(object)
+        self.hh_no = np.char.add(c.code, _zfill(np.arange(c.n_households) + c.hh_base, 9)).astype(object)
         heads = np.flatnonzero(c.p_rel == pop.REL_HEAD)
         self.head_of = np.full(c.n_households, -1)
         self.head_of[c.p_hh[heads]] = heads

@@ -73,6 +73,7 @@ class County:
     p_birthplace: np.ndarray  # 6-digit code of first issue
     p_id: np.ndarray = field(default=None)  # 18-char IDs, filled by assign_ids
     p_start: np.ndarray = field(default=None)  # month index the person appears (0 = already there)
+    hh_base: int = 0  # number of the first household (a county simulated in parts)
 
     @property
     def n_households(self) -> int:
@@ -324,3 +325,31 @@ def with_check_chars(bodies: np.ndarray) -> np.ndarray:
     digits = bodies.view(np.uint8).reshape(-1, 17).astype(np.int64) - 48
     check = _CHECKS[(digits @ _WEIGHTS) % 11]
     return np.char.add(bodies, check).astype(str).astype(object)
+
+
+def split(c: County, max_persons: int) -> list[County]:
+    """Cut a county into parts of whole households with at most ``max_persons`` persons each, so the
+    (persons × months) matrices of the largest county (2.7 million people at province scale) fit in
+    bounded memory. IDs are assigned before the split, so they stay unique across parts."""
+    if c.n_persons <= max_persons:
+        return [c]
+    order = np.argsort(c.p_hh, kind="stable")
+    counts = np.bincount(c.p_hh, minlength=c.n_households)
+    ends, acc, start = [], 0, 0
+    for h, k in enumerate(counts):
+        if acc + k > max_persons and acc > 0:
+            ends.append((start, h))
+            start, acc = h, 0
+        acc += int(k)
+    ends.append((start, c.n_households))
+    parts = []
+    person_hh = c.p_hh[order]
+    for h0, h1 in ends:
+        sel = order[(person_hh >= h0) & (person_hh < h1)]
+        parts.append(County(
+            code=c.code, index=c.index, hh_village=c.hh_village[h0:h1], hh_urban=c.hh_urban[h0:h1],
+            hh_z=c.hh_z[h0:h1], hh_supporter=c.hh_supporter[h0:h1], p_hh=c.p_hh[sel] - h0, p_rel=c.p_rel[sel],
+            p_sex=c.p_sex[sel], p_birth=c.p_birth[sel], p_eth=c.p_eth[sel], p_name=c.p_name[sel],
+            p_birthplace=c.p_birthplace[sel], p_id=c.p_id[sel], p_start=c.p_start[sel], hh_base=c.hh_base + h0,
+        ))
+    return parts

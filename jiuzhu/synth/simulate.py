@@ -87,7 +87,7 @@ def _age_years(c: pop.County, days: int) -> np.ndarray:
     return (days - c.p_birth) / 365.25
 
 
-def _schedule_arrivals(rng, c: pop.County, months: int, window_start: _dt.date) -> None:
+def schedule_arrivals(rng, c: pop.County, months: int, window_start: _dt.date) -> None:
     """Births and in-marrying spouses during the window, appended as new persons."""
     start_days = month_days(window_start, 0)
     age = _age_years(c, start_days)
@@ -129,8 +129,6 @@ def _schedule_arrivals(rng, c: pop.County, months: int, window_start: _dt.date) 
 
 def simulate(rng, c: pop.County, months: int, window_start: _dt.date, prefecture_factor: float,
              all_counties: list[str]) -> Life:
-    _schedule_arrivals(rng, c, months, window_start)
-    pop.assign_ids(rng, c)
     n, n_hh, M = c.n_persons, c.n_households, months
     start_days = month_days(window_start, 0)
     age0 = _age_years(c, start_days)
@@ -208,12 +206,14 @@ def simulate(rng, c: pop.County, months: int, window_start: _dt.date, prefecture
     working &= ~((job_loss[:, None] <= m_idx) & (m_idx < rehire[:, None]))
     sick = (illness[:, None] <= m_idx) & (m_idx < illness[:, None] + 3)
     working &= ~(sick & (rng.random(n) < 0.6)[:, None])
+    del sick
     severe_onset = new_disab & (disab_grade <= 2)
     working &= ~(severe_onset[:, None] & (onset[:, None] <= m_idx))
     raise_ = np.array([1.03 ** ((window_start.month - 1 + m) // 12) for m in m_idx])
     noise = rng.normal(1.0, 0.02, (n, M)).astype(np.float32).clip(0.7, 1.3)
-    wage_like = (base_wage[:, None] * raise_ * noise).round(0)
+    wage_like = (base_wage.astype(np.float32)[:, None] * raise_.astype(np.float32) * noise).round(0)
     wage_like *= working
+    del noise
     salaried = np.isin(emp, [EMP_FORMAL, EMP_PAYROLL, EMP_MIGRANT])[:, None]
     wage = np.where(salaried, wage_like, 0.0).astype(np.float32)
     business_income = np.where(salaried, 0.0, wage_like).astype(np.float32)  # informal and self-employed
@@ -231,8 +231,10 @@ def simulate(rng, c: pop.County, months: int, window_start: _dt.date, prefecture
         ok = mm < M
         medical_total[has_ill[ok], mm[ok]] += (illness_cost[has_ill[ok]] * 2.2 * spread[k]).astype(np.float32)
     chronic = (age0 >= 55) & (rng.random(n) < 0.15)
-    medical_total += np.where(chronic[:, None] & alive & (rng.random((n, M)) < 0.5),
-                              rng.uniform(150, 900, (n, M)), 0).astype(np.float32)
+    # float32 draws: the (persons × months) matrices dominate memory at province scale
+    chronic_claim = chronic[:, None] & alive & (rng.random((n, M), dtype=np.float32) < 0.5)
+    medical_total += np.where(chronic_claim, rng.random((n, M), dtype=np.float32) * 750 + 150, 0).astype(np.float32)
+    del chronic_claim
     medical_total = medical_total.round(0)
     oop_share = np.where(c.hh_urban[c.p_hh], 0.42, 0.38)[:, None]
     medical_oop = (medical_total * oop_share).round(0).astype(np.float32)
