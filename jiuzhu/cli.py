@@ -130,6 +130,16 @@ def exchange_status(today, as_json: bool) -> None:
                    f"{r['replays']:>6}  {r['freshness']:<8} {r['quality']}")
 
 
+@exchange_group.command("dictionary")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("docs/data-dictionary.md"), show_default=True)
+def exchange_dictionary(out: Path) -> None:
+    """Write the data dictionary generated from the contracts."""
+    from schemas import dictionary  # noqa: PLC0415
+
+    out.write_text(dictionary.markdown(), "utf-8")
+    click.echo(f"数据字典已写入 {out}")
+
+
 @exchange_group.command("run")
 @click.option("--department", default=None, help="Only this department (slug).")
 def exchange_run(department: str | None) -> None:
