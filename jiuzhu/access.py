@@ -80,25 +80,51 @@ PERSONAL_ACTIONS = frozenset(name for name, a in ACTIONS.items() if a.personal)
 
 # The written matrix: role -> the actions it may take. Anything not listed is denied.
 MATRIX: dict[str, frozenset[str]] = {
-    VERIFICATION_OFFICER: frozenset({
-        "view_person", "search_person", "view_household_report", "submit_verification",
-        "review_verification", "export_personal", "view_aggregate",
-    }),
-    CASE_WORKER: frozenset({
-        "view_person", "search_person", "view_household_report", "accept_application",
-        "submit_verification", "view_aggregate",
-    }),
-    APPROVER: frozenset({
-        "view_person", "search_person", "view_household_report", "approve_assistance", "export_personal",
-        "view_aggregate", "export_aggregate",
-    }),
+    VERIFICATION_OFFICER: frozenset(
+        {
+            "view_person",
+            "search_person",
+            "view_household_report",
+            "submit_verification",
+            "review_verification",
+            "export_personal",
+            "view_aggregate",
+        }
+    ),
+    CASE_WORKER: frozenset(
+        {
+            "view_person",
+            "search_person",
+            "view_household_report",
+            "accept_application",
+            "submit_verification",
+            "view_aggregate",
+        }
+    ),
+    APPROVER: frozenset(
+        {
+            "view_person",
+            "search_person",
+            "view_household_report",
+            "approve_assistance",
+            "export_personal",
+            "view_aggregate",
+            "export_aggregate",
+        }
+    ),
     ANALYST: frozenset({"view_aggregate", "export_aggregate", "adhoc_sql"}),
     DECISION_MAKER: frozenset({"view_aggregate", "export_aggregate"}),
     DATA_ENGINEER: frozenset({"view_exchange_status", "run_pipeline", "view_aggregate"}),
-    SUPERVISOR: frozenset({
-        "view_person", "view_household_report", "view_supervision", "view_audit", "view_aggregate",
-        "export_aggregate",
-    }),
+    SUPERVISOR: frozenset(
+        {
+            "view_person",
+            "view_household_report",
+            "view_supervision",
+            "view_audit",
+            "view_aggregate",
+            "export_aggregate",
+        }
+    ),
     SYSTEM_ADMIN: frozenset({"manage_users", "view_exchange_status"}),
     SECURITY_ADMIN: frozenset({"manage_security_settings"}),
     AUDIT_ADMIN: frozenset({"view_audit", "export_audit"}),
@@ -168,16 +194,20 @@ def authorize(user: Principal, action: str, region_code: str | None, access_leve
     if not isinstance(access_level, int) or not 1 <= access_level <= 4:
         return _deny("UNKNOWN_LEVEL", f"数据访问级别无效:{access_level}(应为1至4)")
     if access_level > MAX_LEVEL[role]:
-        return _deny("LEVEL_TOO_HIGH",
-                     f"{ROLE_NAMES_ZH[role]}最高只能访问{MAX_LEVEL[role]}级数据,该数据为{access_level}级")
+        return _deny(
+            "LEVEL_TOO_HIGH",
+            f"{ROLE_NAMES_ZH[role]}最高只能访问{MAX_LEVEL[role]}级数据,该数据为{access_level}级",
+        )
     tree = regions.load()
     if not region_code or region_code not in tree:
         return _deny("UNKNOWN_REGION", f"未知的行政区划代码:{region_code or '(空)'}")
     if not user.jurisdiction_code or user.jurisdiction_code not in tree:
         return _deny("NO_JURISDICTION", "账户未配置有效的管辖区域")
     if not regions.contains(user.jurisdiction_code, region_code):
-        return _deny("OUT_OF_JURISDICTION",
-                     f"{tree.full_name(region_code)}不在您的管辖范围({tree.full_name(user.jurisdiction_code)})内")
+        return _deny(
+            "OUT_OF_JURISDICTION",
+            f"{tree.full_name(region_code)}不在您的管辖范围({tree.full_name(user.jurisdiction_code)})内",
+        )
     return Decision(True, f"允许{ACTIONS[action].name_zh}")
 
 

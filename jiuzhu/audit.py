@@ -27,10 +27,33 @@ from jiuzhu.business.models import AuditLog
 
 GENESIS_HASH = "0" * 64
 OUTCOMES = ("allowed", "denied", "success", "failure")
-HASHED_FIELDS = ("seq", "at", "actor", "role", "action", "subject_key", "region_code", "purpose",
-                 "outcome", "detail", "prev_hash")
-EXPORT_COLUMNS = ("seq", "at", "actor", "role", "action", "subject_key", "region_code", "purpose",
-                  "outcome", "detail", "prev_hash", "entry_hash")
+HASHED_FIELDS = (
+    "seq",
+    "at",
+    "actor",
+    "role",
+    "action",
+    "subject_key",
+    "region_code",
+    "purpose",
+    "outcome",
+    "detail",
+    "prev_hash",
+)
+EXPORT_COLUMNS = (
+    "seq",
+    "at",
+    "actor",
+    "role",
+    "action",
+    "subject_key",
+    "region_code",
+    "purpose",
+    "outcome",
+    "detail",
+    "prev_hash",
+    "entry_hash",
+)
 # Any constant works: it only has to be the same in every process that appends.
 _PG_APPEND_LOCK = 0x6A69757A6875
 # How far back an inserted run of entries is traced to where it was slipped in.
@@ -140,9 +163,20 @@ def append(
         select(AuditLog.seq, AuditLog.entry_hash).order_by(AuditLog.seq.desc()).limit(1)
     ).first()
     seq, prev_hash = (last.seq + 1, last.entry_hash) if last else (1, GENESIS_HASH)
-    entry = AuditLog(seq=seq, at=at, actor=actor, role=role, action=action, subject_key=subject_key,
-                     region_code=region_code, purpose=purpose, outcome=outcome, detail=detail_text,
-                     prev_hash=prev_hash, updated_at=at)
+    entry = AuditLog(
+        seq=seq,
+        at=at,
+        actor=actor,
+        role=role,
+        action=action,
+        subject_key=subject_key,
+        region_code=region_code,
+        purpose=purpose,
+        outcome=outcome,
+        detail=detail_text,
+        prev_hash=prev_hash,
+        updated_at=at,
+    )
     entry.entry_hash = compute_hash(_fields_of(entry))
     session.add(entry)
     session.flush()
@@ -219,22 +253,33 @@ def verify(session: Session, anchor: dict | Path | str | None = None) -> VerifyR
         if entry.seq < expected_seq:
             return _broken(count, entry.seq, f"第{entry.seq}条记录序号重复或顺序错乱")
         if entry.seq > expected_seq:
-            missing = (f"第{expected_seq}条" if entry.seq == expected_seq + 1
-                       else f"第{expected_seq}至{entry.seq - 1}条")
+            missing = (
+                f"第{expected_seq}条"
+                if entry.seq == expected_seq + 1
+                else f"第{expected_seq}至{entry.seq - 1}条"
+            )
             return _broken(count, expected_seq, f"{missing}记录缺失(被删除),或插入了序号不连续的记录")
         link_ok = entry.prev_hash == (prev.entry_hash if prev else GENESIS_HASH)
         self_ok = compute_hash(_fields_of(entry)) == entry.entry_hash
         if not link_ok and prev is not None:
             earlier = recent.get(entry.prev_hash)
             if earlier is not None:
-                return _broken(count, earlier + 1,
-                               f"第{earlier + 1}至{entry.seq - 1}条记录是被插入的"
-                               f"(第{entry.seq}条记录原本紧接第{earlier}条)")
+                return _broken(
+                    count,
+                    earlier + 1,
+                    f"第{earlier + 1}至{entry.seq - 1}条记录是被插入的"
+                    f"(第{entry.seq}条记录原本紧接第{earlier}条)",
+                )
             if self_ok:
-                return _broken(count, prev.seq,
-                               f"第{prev.seq}条记录被改写并重算了哈希,或是被插入的记录"
-                               f"(与第{entry.seq}条记录保存的前序哈希不符)")
-            return _broken(count, entry.seq, f"第{entry.seq}条记录被篡改或调换了顺序(前序哈希与内容哈希均不符)")
+                return _broken(
+                    count,
+                    prev.seq,
+                    f"第{prev.seq}条记录被改写并重算了哈希,或是被插入的记录"
+                    f"(与第{entry.seq}条记录保存的前序哈希不符)",
+                )
+            return _broken(
+                count, entry.seq, f"第{entry.seq}条记录被篡改或调换了顺序(前序哈希与内容哈希均不符)"
+            )
         if not link_ok:
             return _broken(count, entry.seq, f"第{entry.seq}条记录的前序哈希不是链的起点")
         if not self_ok:
@@ -249,16 +294,22 @@ def verify(session: Session, anchor: dict | Path | str | None = None) -> VerifyR
     if anchor and anchor["seq"] > 0:
         if anchored_hash_seen is None:
             last_seq = prev.seq if prev else 0
-            return _broken(count, last_seq + 1,
-                           f"外部锚定的链头(第{anchor['seq']}条)不在日志中:"
-                           f"第{last_seq + 1}条及以后的记录被截断")
+            return _broken(
+                count,
+                last_seq + 1,
+                f"外部锚定的链头(第{anchor['seq']}条)不在日志中:第{last_seq + 1}条及以后的记录被截断",
+            )
         if anchored_hash_seen != anchor["entry_hash"]:
-            return _broken(count, anchor["seq"],
-                           f"第{anchor['seq']}条记录与外部锚定的链头哈希不符:日志被改写并重算了哈希")
+            return _broken(
+                count,
+                anchor["seq"],
+                f"第{anchor['seq']}条记录与外部锚定的链头哈希不符:日志被改写并重算了哈希",
+            )
     return VerifyResult(ok=True, count=count)
 
 
 # --- export (audit administrator only; the caller authorises export_audit first) -------------------
+
 
 def _row(entry: AuditLog) -> dict:
     row = {name: getattr(entry, name) for name in EXPORT_COLUMNS}

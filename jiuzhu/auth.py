@@ -51,12 +51,14 @@ def hash_password(password: str) -> str:
 def password_problems(password: str, username: str = "") -> list[str]:
     """The Chinese reasons a password breaks the policy (empty when it complies)."""
     problems = []
-    classes = sum((
-        any(c.isupper() for c in password),
-        any(c.islower() for c in password),
-        any(c.isdigit() for c in password),
-        any(not c.isalnum() and not c.isspace() for c in password),
-    ))
+    classes = sum(
+        (
+            any(c.isupper() for c in password),
+            any(c.islower() for c in password),
+            any(c.isdigit() for c in password),
+            any(not c.isalnum() and not c.isspace() for c in password),
+        )
+    )
     if len(password) < MIN_LENGTH or classes < MIN_CLASSES:
         problems.append(MSG_POLICY)
     if username and username.lower() in password.lower():
@@ -91,13 +93,22 @@ def generate_initial_password(length: int = 14) -> str:
     alphabet = string.ascii_letters + string.digits + SYMBOLS
     while True:
         candidate = "".join(secrets.choice(alphabet) for _ in range(length))
-        if (any(c.isupper() for c in candidate) and any(c.islower() for c in candidate)
-                and any(c.isdigit() for c in candidate) and any(c in SYMBOLS for c in candidate)):
+        if (
+            any(c.isupper() for c in candidate)
+            and any(c.islower() for c in candidate)
+            and any(c.isdigit() for c in candidate)
+            and any(c in SYMBOLS for c in candidate)
+        ):
             return candidate
 
 
-def find_user(session: DbSession, username: str) -> User | None:
-    return session.scalars(select(User).where(User.username == username)).first()
+def find_user(session: DbSession, username: str, *, for_update: bool = False) -> User | None:
+    query = select(User).where(User.username == username)
+    if for_update:
+        # Row lock on PostgreSQL (SQLite ignores it): concurrent wrong guesses must not lose
+        # failure counts and slip past the lockout.
+        query = query.with_for_update()
+    return session.scalars(query).first()
 
 
 def create_user(
@@ -115,7 +126,9 @@ def create_user(
 ) -> User:
     """Create an account (one role, one jurisdiction), audited; commits."""
     if not _USERNAME.match(username):
-        raise AccountError("USERNAME_INVALID", "用户名须以小写字母开头,由3至64位小写字母、数字、下划线、点或连字符组成")
+        raise AccountError(
+            "USERNAME_INVALID", "用户名须以小写字母开头,由3至64位小写字母、数字、下划线、点或连字符组成"
+        )
     if role not in access.ROLES:
         raise AccountError("ROLE_UNKNOWN", f"未知的角色:{role}")
     if jurisdiction_code not in regions.load():
@@ -125,20 +138,37 @@ def create_user(
         raise AccountError("USERNAME_TAKEN", f"用户名已存在:{username}")
     now = clock()
     user = User(
-        username=username, display_name=display_name, password_hash=hash_password(password), role=role,
-        jurisdiction_code=regions.normalise_code(jurisdiction_code), must_change_password=must_change_password,
-        failed_attempts=0, locked_until=None, last_login_at=None, password_changed_at=now, active=True,
-        created_at=now, updated_at=now,
+        username=username,
+        display_name=display_name,
+        password_hash=hash_password(password),
+        role=role,
+        jurisdiction_code=regions.normalise_code(jurisdiction_code),
+        must_change_password=must_change_password,
+        failed_attempts=0,
+        locked_until=None,
+        last_login_at=None,
+        password_changed_at=now,
+        active=True,
+        created_at=now,
+        updated_at=now,
     )
     session.add(user)
     session.flush()
-    audit.record(session, actor=actor, role=actor_role, action="create_user", outcome="success",
-                 region_code=user.jurisdiction_code,
-                 detail={"username": username, "role": role}, clock=clock)
+    audit.record(
+        session,
+        actor=actor,
+        role=actor_role,
+        action="create_user",
+        outcome="success",
+        region_code=user.jurisdiction_code,
+        detail={"username": username, "role": role},
+        clock=clock,
+    )
     return user
 
 
 # --- login -------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Session:
@@ -196,10 +226,25 @@ def _minutes_left(until: datetime, now: datetime) -> int:
     return max(1, -(-int((until - now).total_seconds()) // 60))
 
 
-def _login_audit(session: DbSession, username: str, role: str | None, region: str | None, outcome: str,
-                 reason: str, clock: audit.Clock) -> None:
-    audit.record(session, actor=username, role=role, action="login", outcome=outcome, region_code=region,
-                 detail={"reason": reason}, clock=clock)
+def _login_audit(
+    session: DbSession,
+    username: str,
+    role: str | None,
+    region: str | None,
+    outcome: str,
+    reason: str,
+    clock: audit.Clock,
+) -> None:
+    audit.record(
+        session,
+        actor=username,
+        role=role,
+        action="login",
+        outcome=outcome,
+        region_code=region,
+        detail={"reason": reason},
+        clock=clock,
+    )
 
 
 def login(
@@ -216,7 +261,7 @@ def login(
     Unknown user and wrong password get the same message so the form does not reveal accounts.
     """
     now = clock()
-    user = find_user(session, username)
+    user = find_user(session, username, for_update=True)
     if user is None:
         # Spend the same time as a real check so timing does not reveal which accounts exist.
         _burn_a_verify(password)
@@ -225,8 +270,9 @@ def login(
     region = user.jurisdiction_code
     if user.locked_until is not None and user.locked_until > now:
         _login_audit(session, username, user.role, region, "failure", "locked", clock)
-        return LoginResult(False, "ACCOUNT_LOCKED",
-                           f"账户已锁定,请于{_minutes_left(user.locked_until, now)}分钟后重试")
+        return LoginResult(
+            False, "ACCOUNT_LOCKED", f"账户已锁定,请于{_minutes_left(user.locked_until, now)}分钟后重试"
+        )
     if not _verify(user.password_hash, password):
         user.failed_attempts = (user.failed_attempts or 0) + 1
         user.updated_at = now
@@ -234,8 +280,9 @@ def login(
             user.failed_attempts = 0
             user.locked_until = now + LOCKOUT
             _login_audit(session, username, user.role, region, "failure", "locked_now", clock)
-            return LoginResult(False, "ACCOUNT_LOCKED",
-                               f"账户已锁定,请于{int(LOCKOUT.total_seconds() // 60)}分钟后重试")
+            return LoginResult(
+                False, "ACCOUNT_LOCKED", f"账户已锁定,请于{int(LOCKOUT.total_seconds() // 60)}分钟后重试"
+            )
         _login_audit(session, username, user.role, region, "failure", "bad_password", clock)
         return LoginResult(False, "BAD_CREDENTIALS", MSG_BAD_CREDENTIALS)
     if not user.active:
@@ -247,12 +294,24 @@ def login(
     user.locked_until = None
     user.last_login_at = now
     user.updated_at = now
-    _login_audit(session, username, user.role, region, "success",
-                 "must_change_password" if user.must_change_password else "ok", clock)
+    _login_audit(
+        session,
+        username,
+        user.role,
+        region,
+        "success",
+        "must_change_password" if user.must_change_password else "ok",
+        clock,
+    )
     sess = Session(
-        token=secrets.token_urlsafe(32), username=user.username, role=user.role,
-        jurisdiction_code=user.jurisdiction_code, created_at=now, last_seen_at=now,
-        must_change_password=user.must_change_password, idle_timeout=idle_timeout,
+        token=secrets.token_urlsafe(32),
+        username=user.username,
+        role=user.role,
+        jurisdiction_code=user.jurisdiction_code,
+        created_at=now,
+        last_seen_at=now,
+        must_change_password=user.must_change_password,
+        idle_timeout=idle_timeout,
         absolute_timeout=absolute_timeout,
     )
     if user.must_change_password:
@@ -271,7 +330,7 @@ _DUMMY_HASH: str | None = None
 
 
 def _burn_a_verify(password: str) -> None:
-    global _DUMMY_HASH  # noqa: PLW0603 (computed once, lazily: hashing costs ~0.1 s)
+    global _DUMMY_HASH  # computed once, lazily: hashing costs ~0.1 s
     if _DUMMY_HASH is None:
         _DUMMY_HASH = hash_password(generate_initial_password())
     _verify(_DUMMY_HASH, password)
@@ -289,27 +348,50 @@ def change_password(
     now = clock()
     user = find_user(session, username)
     if user is None or not _verify(user.password_hash, old_password):
-        audit.record(session, actor=_typed(username), role=user.role if user else None, action="change_password",
-                     outcome="failure", detail={"reason": "bad_password"}, clock=clock)
+        audit.record(
+            session,
+            actor=_typed(username),
+            role=user.role if user else None,
+            action="change_password",
+            outcome="failure",
+            detail={"reason": "bad_password"},
+            clock=clock,
+        )
         raise AccountError("BAD_CREDENTIALS", MSG_BAD_CREDENTIALS)
     try:
         _check_policy(new_password, username)
         if _verify(user.password_hash, new_password):
             raise WeakPassword([MSG_SAME_PASSWORD])
     except WeakPassword:
-        audit.record(session, actor=username, role=user.role, action="change_password", outcome="failure",
-                     detail={"reason": "policy"}, clock=clock)
+        audit.record(
+            session,
+            actor=username,
+            role=user.role,
+            action="change_password",
+            outcome="failure",
+            detail={"reason": "policy"},
+            clock=clock,
+        )
         raise
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
     user.password_changed_at = now
     user.updated_at = now
-    audit.record(session, actor=username, role=user.role, action="change_password", outcome="success",
-                 region_code=user.jurisdiction_code, detail={}, clock=clock)
+    audit.record(
+        session,
+        actor=username,
+        role=user.role,
+        action="change_password",
+        outcome="success",
+        region_code=user.jurisdiction_code,
+        detail={},
+        clock=clock,
+    )
     return user
 
 
 # --- demo accounts -------------------------------------------------------------------------------------
+
 
 def demo_accounts() -> list[tuple[str, str, str, str]]:
     """(username, display name, role, jurisdiction) for one demo user per role, on real codes."""
@@ -346,7 +428,16 @@ def seed_demo_users(session: DbSession, *, clock: audit.Clock = audit.utc_now) -
         if find_user(session, username) is not None:
             continue
         password = generate_initial_password()
-        create_user(session, username, display_name, role, jurisdiction, password,
-                    must_change_password=True, actor="system:seed-demo", clock=clock)
+        create_user(
+            session,
+            username,
+            display_name,
+            role,
+            jurisdiction,
+            password,
+            must_change_password=True,
+            actor="system:seed-demo",
+            clock=clock,
+        )
         created.append(SeededUser(username, role, jurisdiction, password))
     return created

@@ -24,9 +24,24 @@ DEMO_KEY_ENV = "JIUZHU_ALLOW_DEMO_KEY"
 _DEMO_KEY = b"jiuzhu-demo-pseudonym-key-not-for-production"
 MIN_KEY_BYTES = 16
 
-COMPOUND_SURNAMES = frozenset({
-    "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "令狐", "夏侯",
-})
+COMPOUND_SURNAMES = frozenset(
+    {
+        "欧阳",
+        "司马",
+        "诸葛",
+        "上官",
+        "东方",
+        "皇甫",
+        "尉迟",
+        "公孙",
+        "慕容",
+        "长孙",
+        "宇文",
+        "司徒",
+        "令狐",
+        "夏侯",
+    }
+)
 # Roles that work on named cases (mirrors jiuzhu.access: kept literal so masking stays import-light).
 CLEAR_VIEW_ROLES = frozenset({"verification_officer", "case_worker", "approver"})
 PII_CLASSES = frozenset({"none", "id", "name", "phone", "account", "address", "sensitive"})
@@ -97,8 +112,11 @@ def _region_prefix_length(address: str) -> int:
         if current.level == 1 and not any(address.startswith(c.name, pos) for c in candidates):
             # Addresses often start at the county ("锦江区..."): look one level further down.
             candidates = [county for c in candidates for county in tree.children(c.code)]
-        match = max((c for c in candidates if address.startswith(c.name, pos)),
-                    key=lambda c: len(c.name), default=None)
+        match = max(
+            (c for c in candidates if address.startswith(c.name, pos)),
+            key=lambda c: len(c.name),
+            default=None,
+        )
         if match is None:
             break
         pos += len(match.name)
@@ -176,7 +194,7 @@ _demo_warned = False
 
 def pseudonym_key() -> bytes:
     """The HMAC key from ``JIUZHU_PSEUDONYM_KEY``; the fixed demo key only when explicitly allowed."""
-    global _demo_warned  # noqa: PLW0603 (warn once per process, not per row)
+    global _demo_warned  # warn once per process, not once per row
     key = os.environ.get(PSEUDONYM_KEY_ENV, "")
     if key:
         raw = key.encode("utf-8")

@@ -35,15 +35,55 @@ logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 # Functions that read files or URLs, expose settings, the environment or the catalogue, or run SQL
 # given as a string. Names are compared in lower case.
-FORBIDDEN_FUNCTIONS = frozenset({
-    "glob", "query", "query_table", "getenv", "current_setting", "getvariable", "set_variable",
-    "sniff_csv", "which_secret", "sql_auto_complete", "checkpoint", "force_checkpoint",
-    "enable_logging", "disable_logging", "truncate_duckdb_logs", "enable_profiling", "disable_profiling",
-    "load_extension", "install_extension", "current_schemas", "current_database", "current_catalog",
-    "json_execute_serialized_sql", "json_deserialize_sql", "http_get", "http_post", "test_all_types",
-})
-FORBIDDEN_PREFIXES = ("read_", "duckdb_", "pragma_", "parquet_", "iceberg_", "delta_", "sqlite_", "postgres_",
-                      "mysql_", "arrow_", "python_", "sniff_", "http", "json_execute", "pg_", "has_")
+FORBIDDEN_FUNCTIONS = frozenset(
+    {
+        "glob",
+        "query",
+        "query_table",
+        "getenv",
+        "current_setting",
+        "getvariable",
+        "set_variable",
+        "sniff_csv",
+        "which_secret",
+        "sql_auto_complete",
+        "checkpoint",
+        "force_checkpoint",
+        "enable_logging",
+        "disable_logging",
+        "truncate_duckdb_logs",
+        "enable_profiling",
+        "disable_profiling",
+        "load_extension",
+        "install_extension",
+        "current_schemas",
+        "current_database",
+        "current_catalog",
+        "json_execute_serialized_sql",
+        "json_deserialize_sql",
+        "http_get",
+        "http_post",
+        "test_all_types",
+    }
+)
+FORBIDDEN_PREFIXES = (
+    "read_",
+    "duckdb_",
+    "pragma_",
+    "parquet_",
+    "iceberg_",
+    "delta_",
+    "sqlite_",
+    "postgres_",
+    "mysql_",
+    "arrow_",
+    "python_",
+    "sniff_",
+    "http",
+    "json_execute",
+    "pg_",
+    "has_",
+)
 FORBIDDEN_SUFFIXES = ("_scan", "_metadata", "_schema")
 # Table functions that only generate values and reach no data.
 SAFE_TABLE_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
@@ -52,22 +92,74 @@ SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "system", "temp"
 RESERVED_NAME_PREFIXES = ("duckdb_", "sqlite_", "pg_", "pragma_", "information_schema")
 
 _STATEMENT_LABELS = {
-    "Insert": "插入(INSERT)", "Update": "更新(UPDATE)", "Delete": "删除(DELETE)", "Merge": "合并(MERGE)",
-    "Create": "建表/建视图(CREATE)", "Drop": "删除对象(DROP)", "Alter": "修改结构(ALTER)",
-    "TruncateTable": "清空表(TRUNCATE)", "Pragma": "PRAGMA", "Set": "修改设置(SET)", "Copy": "复制数据(COPY)",
-    "Attach": "挂载数据库(ATTACH)", "Detach": "卸载数据库(DETACH)", "Install": "安装扩展(INSTALL)",
-    "Use": "切换数据库(USE)", "Describe": "查看结构(DESCRIBE)", "Summarize": "汇总表(SUMMARIZE)",
-    "Show": "SHOW", "Transaction": "事务(BEGIN)", "Commit": "事务(COMMIT)", "Rollback": "事务(ROLLBACK)",
-    "Into": "SELECT INTO", "LoadData": "导入数据(LOAD DATA)", "Refresh": "REFRESH", "Cache": "CACHE",
-    "Uncache": "UNCACHE", "Grant": "授权(GRANT)", "Revoke": "收回权限(REVOKE)", "Analyze": "ANALYZE",
-    "Export": "导出(EXPORT)", "Kill": "KILL", "Comment": "COMMENT", "Declare": "DECLARE", "Values": "VALUES",
+    "Insert": "插入(INSERT)",
+    "Update": "更新(UPDATE)",
+    "Delete": "删除(DELETE)",
+    "Merge": "合并(MERGE)",
+    "Create": "建表/建视图(CREATE)",
+    "Drop": "删除对象(DROP)",
+    "Alter": "修改结构(ALTER)",
+    "TruncateTable": "清空表(TRUNCATE)",
+    "Pragma": "PRAGMA",
+    "Set": "修改设置(SET)",
+    "Copy": "复制数据(COPY)",
+    "Attach": "挂载数据库(ATTACH)",
+    "Detach": "卸载数据库(DETACH)",
+    "Install": "安装扩展(INSTALL)",
+    "Use": "切换数据库(USE)",
+    "Describe": "查看结构(DESCRIBE)",
+    "Summarize": "汇总表(SUMMARIZE)",
+    "Show": "SHOW",
+    "Transaction": "事务(BEGIN)",
+    "Commit": "事务(COMMIT)",
+    "Rollback": "事务(ROLLBACK)",
+    "Into": "SELECT INTO",
+    "LoadData": "导入数据(LOAD DATA)",
+    "Refresh": "REFRESH",
+    "Cache": "CACHE",
+    "Uncache": "UNCACHE",
+    "Grant": "授权(GRANT)",
+    "Revoke": "收回权限(REVOKE)",
+    "Analyze": "ANALYZE",
+    "Export": "导出(EXPORT)",
+    "Kill": "KILL",
+    "Comment": "COMMENT",
+    "Declare": "DECLARE",
+    "Values": "VALUES",
     "Command": "命令",
 }
-_FORBIDDEN_NODE_TYPES = tuple(getattr(exp, name) for name in _STATEMENT_LABELS
-                              if name != "Values" and hasattr(exp, name))
-_COMMAND_WORDS = frozenset({"EXPORT", "IMPORT", "LOAD", "INSTALL", "CALL", "ATTACH", "DETACH", "COPY", "PRAGMA",
-                            "SET", "RESET", "CHECKPOINT", "VACUUM", "CREATE", "DROP", "INSERT", "UPDATE", "DELETE",
-                            "ALTER", "USE", "UPDATE_EXTENSIONS", "FORCE", "TRUNCATE", "GRANT", "REVOKE"})
+_FORBIDDEN_NODE_TYPES = tuple(
+    getattr(exp, name) for name in _STATEMENT_LABELS if name != "Values" and hasattr(exp, name)
+)
+_COMMAND_WORDS = frozenset(
+    {
+        "EXPORT",
+        "IMPORT",
+        "LOAD",
+        "INSTALL",
+        "CALL",
+        "ATTACH",
+        "DETACH",
+        "COPY",
+        "PRAGMA",
+        "SET",
+        "RESET",
+        "CHECKPOINT",
+        "VACUUM",
+        "CREATE",
+        "DROP",
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+        "ALTER",
+        "USE",
+        "UPDATE_EXTENSIONS",
+        "FORCE",
+        "TRUNCATE",
+        "GRANT",
+        "REVOKE",
+    }
+)
 
 
 class QueryRefused(Exception):
@@ -90,8 +182,11 @@ def _func_name(node: exp.Func) -> str:
 
 
 def _is_forbidden_function(name: str) -> bool:
-    return (name in FORBIDDEN_FUNCTIONS or name.startswith(FORBIDDEN_PREFIXES)
-            or name.endswith(FORBIDDEN_SUFFIXES))
+    return (
+        name in FORBIDDEN_FUNCTIONS
+        or name.startswith(FORBIDDEN_PREFIXES)
+        or name.endswith(FORBIDDEN_SUFFIXES)
+    )
 
 
 def _parse_one(sql: str) -> exp.Expression:
@@ -108,7 +203,9 @@ def _parse_one(sql: str) -> exp.Expression:
         raise QueryRefused("SQL_SYNTAX", "查询语句无法解析,请检查语法") from exc
     statements = [s for s in parsed if s is not None]
     if len(statements) > 1:
-        raise QueryRefused("MULTIPLE_STATEMENTS", f"一次只允许一条语句,收到{len(statements)}条(含注释隐藏的语句)")
+        raise QueryRefused(
+            "MULTIPLE_STATEMENTS", f"一次只允许一条语句,收到{len(statements)}条(含注释隐藏的语句)"
+        )
     if not statements:
         raise QueryRefused("SQL_EMPTY", "查询语句为空")
     root = statements[0]
@@ -125,23 +222,29 @@ def _first_word(sql: str) -> str:
     return tokens[0].text.upper() if tokens else ""
 
 
-def _check_statement(root: exp.Expression) -> None:
+def _check_statement(root: exp.Expression, sql: str) -> None:
     if not isinstance(root, exp.Select | exp.SetOperation):
-        raise QueryRefused("NOT_SELECT", f"只允许查询(SELECT)语句,不允许执行:{_statement_label(root)}")
+        known = isinstance(root, exp.Command) or type(root).__name__ in _STATEMENT_LABELS
+        label = _statement_label(root) if known else f"{_first_word(sql)} 语句"
+        raise QueryRefused("NOT_SELECT", f"只允许查询(SELECT)语句,不允许执行:{label}")
     for node in root.walk():
         if isinstance(node, _FORBIDDEN_NODE_TYPES):
             raise QueryRefused("FORBIDDEN_STATEMENT", f"查询中不允许嵌入:{_statement_label(node)}")
         if isinstance(node, exp.Func):
             name = _func_name(node)
             if _is_forbidden_function(name):
-                raise QueryRefused("FORBIDDEN_FUNCTION", f"不允许使用函数 {name}(可读取文件、设置、环境或系统目录)")
+                raise QueryRefused(
+                    "FORBIDDEN_FUNCTION", f"不允许使用函数 {name}(可读取文件、设置、环境或系统目录)"
+                )
 
 
 def _check_ctes(root: exp.Expression, allowed: Mapping[str, str]) -> None:
     for cte in root.find_all(exp.CTE):
         name = cte.alias_or_name.lower()
         if name in allowed:
-            raise QueryRefused("CTE_SHADOWS_TABLE", f"公用表表达式(WITH)的名称 {name} 与数据表同名,可能绕过辖区限制")
+            raise QueryRefused(
+                "CTE_SHADOWS_TABLE", f"公用表表达式(WITH)的名称 {name} 与数据表同名,可能绕过辖区限制"
+            )
         if name.startswith(RESERVED_NAME_PREFIXES) or name in SYSTEM_SCHEMAS:
             raise QueryRefused("RESERVED_NAME", f"公用表表达式(WITH)不得使用系统保留名称 {name}")
 
@@ -183,6 +286,9 @@ def _check_table_functions(root: exp.Expression) -> None:
 
 
 _TABLE_ARGS_KEPT = frozenset({"this", "db", "catalog", "alias"})
+# Clauses sqlglot may hang on a table node (DuckDB's FROM-first syntax puts the joins there) and
+# that mean the same on the scoped subquery: they move across with the alias.
+_TABLE_ARGS_MOVED = ("joins", "laterals", "pivots", "sample")
 
 
 def _check_base_table(table: exp.Table, allowed: Mapping[str, str]) -> str:
@@ -200,7 +306,9 @@ def _check_base_table(table: exp.Table, allowed: Mapping[str, str]) -> str:
         raise QueryRefused("SYSTEM_CATALOG", f"不允许访问系统视图 {name}")
     if name not in allowed:
         raise QueryRefused("TABLE_NOT_ALLOWED", f"不允许查询表 {name}(不在您可查询的数据表清单中)")
-    extra = sorted(k for k, v in table.args.items() if v and k not in _TABLE_ARGS_KEPT)
+    extra = sorted(
+        k for k, v in table.args.items() if v and k not in _TABLE_ARGS_KEPT | set(_TABLE_ARGS_MOVED)
+    )
     if extra:
         raise QueryRefused("TABLE_MODIFIER", f"数据表 {name} 上不支持 {', '.join(extra)} 子句,请改写查询")
     return name
@@ -213,11 +321,19 @@ def jurisdiction_prefix(jurisdiction: str) -> str:
 
 def _scoped(table: exp.Table, name: str, region_column: str, prefix: str) -> exp.Subquery:
     inner = exp.select(exp.Star()).from_(exp.Table(this=exp.to_identifier(name, quoted=True)))
-    predicate = exp.Like(this=exp.column(region_column, quoted=True), expression=exp.Literal.string(prefix + "%"))
+    predicate = exp.Like(
+        this=exp.column(region_column, quoted=True), expression=exp.Literal.string(prefix + "%")
+    )
     inner = inner.where(predicate)
     alias = table.args.get("alias")
     alias = alias.copy() if alias is not None else exp.TableAlias(this=exp.to_identifier(table.name))
-    return exp.Subquery(this=inner, alias=alias)
+    scoped = exp.Subquery(this=inner, alias=alias)
+    for key in _TABLE_ARGS_MOVED:
+        value = table.args.get(key)
+        if value:
+            table.set(key, None)
+            scoped.set(key, value)  # moved, not copied: joined tables still get scoped themselves
+    return scoped
 
 
 def _cap_limit(root: exp.Expression, cap: int) -> None:
@@ -254,7 +370,7 @@ def guard(
     if cap < 1:
         raise QueryRefused("LIMIT_UNSUPPORTED", "返回行数上限必须为正整数")
     root = _parse_one(sql)
-    _check_statement(root)
+    _check_statement(root, sql)
     _check_table_functions(root)
     _check_ctes(root, allowed)
     for table in _base_tables(root):

@@ -68,9 +68,16 @@ def _entry(row) -> Entry:
     detail = get("detail") or "{}"
     detail = json.loads(detail) if isinstance(detail, str) else detail
     at = get("at")
-    return Entry(seq=int(get("seq")), at=at if at.tzinfo else at.replace(tzinfo=UTC), actor=get("actor"),
-                 role=get("role"), action=get("action"), subject_key=get("subject_key"),
-                 outcome=get("outcome"), code=(detail or {}).get("code"))
+    return Entry(
+        seq=int(get("seq")),
+        at=at if at.tzinfo else at.replace(tzinfo=UTC),
+        actor=get("actor"),
+        role=get("role"),
+        action=get("action"),
+        subject_key=get("subject_key"),
+        outcome=get("outcome"),
+        code=(detail or {}).get("code"),
+    )
 
 
 def _lookups(entries: list[Entry]) -> list[Entry]:
@@ -94,7 +101,7 @@ def _bursts(items: list[Entry], window: timedelta, minimum: int) -> list[tuple[l
             bursts[-1] = (first, end, max(peak, count))
         else:
             bursts.append((start, end, count))
-    return [(items[first:last + 1], peak) for first, last, peak in bursts]
+    return [(items[first : last + 1], peak) for first, last, peak in bursts]
 
 
 def out_of_jurisdiction(entries: list[Entry]) -> list[SupervisionWarning]:
@@ -102,9 +109,16 @@ def out_of_jurisdiction(entries: list[Entry]) -> list[SupervisionWarning]:
     for e in entries:
         if e.outcome == "denied" and e.code == "OUT_OF_JURISDICTION":
             by_actor[e.actor].append(e.seq)
-    return [SupervisionWarning("OUT_OF_JURISDICTION", f"{actor}试图访问管辖范围以外的数据{len(seqs)}次", actor,
-                    tuple(sorted(seqs)), "high")
-            for actor, seqs in sorted(by_actor.items())]
+    return [
+        SupervisionWarning(
+            "OUT_OF_JURISDICTION",
+            f"{actor}试图访问管辖范围以外的数据{len(seqs)}次",
+            actor,
+            tuple(sorted(seqs)),
+            "high",
+        )
+        for actor, seqs in sorted(by_actor.items())
+    ]
 
 
 def bulk_lookups(entries: list[Entry], hourly_limit: int = HOURLY_LIMIT) -> list[SupervisionWarning]:
@@ -115,8 +129,15 @@ def bulk_lookups(entries: list[Entry], hourly_limit: int = HOURLY_LIMIT) -> list
     for actor, items in sorted(by_actor.items()):
         for burst, peak in _bursts(items, timedelta(hours=1), hourly_limit + 1):
             severity = "high" if peak > 2 * hourly_limit else "medium"
-            warnings.append(SupervisionWarning("BULK_LOOKUP", f"{actor}在1小时内查询个人信息{peak}次,超过上限{hourly_limit}次",
-                                    actor, tuple(sorted(e.seq for e in burst)), severity))
+            warnings.append(
+                SupervisionWarning(
+                    "BULK_LOOKUP",
+                    f"{actor}在1小时内查询个人信息{peak}次,超过上限{hourly_limit}次",
+                    actor,
+                    tuple(sorted(e.seq for e in burst)),
+                    severity,
+                )
+            )
     return warnings
 
 
@@ -130,9 +151,16 @@ def night_lookups(entries: list[Entry]) -> list[SupervisionWarning]:
     for e in _lookups(entries):
         if _is_night(e.at):
             by_actor[e.actor].append(e.seq)
-    return [SupervisionWarning("NIGHT_LOOKUP", f"{actor}在夜间(22:00至次日06:00)查询个人信息{len(seqs)}次", actor,
-                    tuple(sorted(seqs)), "medium")
-            for actor, seqs in sorted(by_actor.items())]
+    return [
+        SupervisionWarning(
+            "NIGHT_LOOKUP",
+            f"{actor}在夜间(22:00至次日06:00)查询个人信息{len(seqs)}次",
+            actor,
+            tuple(sorted(seqs)),
+            "medium",
+        )
+        for actor, seqs in sorted(by_actor.items())
+    ]
 
 
 def repeated_lookups_without_case(
@@ -149,10 +177,15 @@ def repeated_lookups_without_case(
     days = window.total_seconds() / 86400
     for (actor, subject), items in sorted(pairs.items()):
         for burst, peak in _bursts(items, window, threshold):
-            warnings.append(SupervisionWarning(
-                "REPEATED_LOOKUP_NO_CASE",
-                f"{actor}在{days:g}天内查询同一对象(假名{subject[:8]}…){peak}次,但没有与其相关的案件",
-                actor, tuple(sorted(e.seq for e in burst)), "medium"))
+            warnings.append(
+                SupervisionWarning(
+                    "REPEATED_LOOKUP_NO_CASE",
+                    f"{actor}在{days:g}天内查询同一对象(假名{subject[:8]}…){peak}次,但没有与其相关的案件",
+                    actor,
+                    tuple(sorted(e.seq for e in burst)),
+                    "medium",
+                )
+            )
     return warnings
 
 

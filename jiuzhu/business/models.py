@@ -96,7 +96,9 @@ class AuditLog(Base):
 
     __table_args__ = (
         UniqueConstraint("seq", name="uq_audit_log_seq"),
-        CheckConstraint("outcome IN ('allowed', 'denied', 'success', 'failure')", name="ck_audit_log_outcome"),
+        CheckConstraint(
+            "outcome IN ('allowed', 'denied', 'success', 'failure')", name="ck_audit_log_outcome"
+        ),
         Index("ix_audit_log_actor_at", "actor", "at"),
         Index("ix_audit_log_subject_key", "subject_key"),
         Index("ix_audit_log_updated_at", "updated_at"),

@@ -56,8 +56,9 @@ def upgrade() -> None:
         sa.Column("entry_hash", sa.String(64), nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.UniqueConstraint("seq", name="uq_audit_log_seq"),
-        sa.CheckConstraint("outcome IN ('allowed', 'denied', 'success', 'failure')",
-                           name="ck_audit_log_outcome"),
+        sa.CheckConstraint(
+            "outcome IN ('allowed', 'denied', 'success', 'failure')", name="ck_audit_log_outcome"
+        ),
     )
     op.create_index("ix_audit_log_actor_at", "audit_log", ["actor", "at"])
     op.create_index("ix_audit_log_subject_key", "audit_log", ["subject_key"])

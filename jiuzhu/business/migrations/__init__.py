@@ -1,0 +1,1 @@
+"""Alembic migrations of the business database (a package so that installs carry them)."""

@@ -1,0 +1,236 @@
+"""Business-database fixtures: every test runs on SQLite and on PostgreSQL, schema via migrations.
+
+PostgreSQL: the server on 127.0.0.1:5432 (trust auth) when it answers, else a throw-away server
+started from the local binaries, else the PostgreSQL variant is skipped with the reason. One
+fresh database per test session (per xdist worker), one fresh schema per test.
+Set ``JIUZHU_TEST_PG_LOCAL=1`` to use a throw-away server even when 5432 answers.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from jiuzhu.business import db
+
+PG_HOST = "127.0.0.1"
+PG_PORT = 5432
+PG_USERS = ("postgres", "root")
+
+
+class FakeClock:
+    """A controllable clock: tests move time forward instead of sleeping."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+    def set(self, moment: datetime) -> None:
+        self.now = moment
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _admin_user(host: str, port: int) -> str | None:
+    for user in PG_USERS:
+        try:
+            with psycopg.connect(
+                host=host, port=port, user=user, dbname="postgres", connect_timeout=3, autocommit=True
+            ) as conn:
+                can_create = conn.execute(
+                    "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user"
+                ).fetchone()
+                if can_create and can_create[0]:
+                    return user
+        except psycopg.Error:
+            continue
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((PG_HOST, 0))
+        return s.getsockname()[1]
+
+
+class ThrowAwayServer:
+    """A PostgreSQL cluster in a temp folder, run as the ``postgres`` OS user when we are root."""
+
+    def __init__(self):
+        self.folder: Path | None = None
+        self.port = _free_port()
+        self.bin: Path | None = None
+        self.as_user: list[str] = []
+
+    def start(self) -> str | None:
+        """Start the server; returns None on success or the reason it could not start."""
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not found:
+            return "本机没有 PostgreSQL 程序(/usr/lib/postgresql/*/bin/initdb)"
+        self.bin = Path(found[-1]).parent
+        self.folder = Path(tempfile.mkdtemp(prefix="jiuzhu-pg-"))
+        if os.geteuid() == 0:
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                return "以 root 运行且没有 postgres 系统用户,无法运行 initdb"
+            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        data = self.folder / "data"
+        steps = [
+            [
+                str(self.bin / "initdb"),
+                "-D",
+                str(data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            [
+                str(self.bin / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(self.folder / "server.log"),
+                "-w",
+                "-o",
+                f"-p {self.port} -k {self.folder} -c listen_addresses={PG_HOST} -c fsync=off",
+                "start",
+            ],
+        ]
+        for step in steps:
+            proc = subprocess.run([*self.as_user, *step], capture_output=True, text=True, timeout=120)
+            if proc.returncode != 0:
+                return f"启动临时 PostgreSQL 失败:{(proc.stderr or proc.stdout).strip()[-300:]}"
+        return None
+
+    def stop(self) -> None:
+        if self.bin and self.folder and (self.folder / "data" / "postmaster.pid").exists():
+            subprocess.run(
+                [
+                    *self.as_user,
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.folder / "data"),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "stop",
+                ],
+                capture_output=True,
+                timeout=120,
+            )
+        if self.folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """(host, port, user) of a PostgreSQL server we may create databases on, or skip."""
+    server = None
+    if os.environ.get("JIUZHU_TEST_PG_LOCAL") != "1" and _answers(PG_HOST, PG_PORT):
+        user = _admin_user(PG_HOST, PG_PORT)
+        if user is None:
+            pytest.skip(f"{PG_HOST}:{PG_PORT} 上的 PostgreSQL 不接受 {'/'.join(PG_USERS)} 免密建库")
+        yield PG_HOST, PG_PORT, user
+        return
+    server = ThrowAwayServer()
+    problem = server.start()
+    if problem:
+        server.stop()
+        pytest.skip(f"没有可用的 PostgreSQL:{PG_HOST}:{PG_PORT} 无响应,且{problem}")
+    try:
+        yield PG_HOST, server.port, "postgres"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server):
+    """A fresh database with a random name for this test session; dropped afterwards."""
+    host, port, user = pg_server
+    name = f"jiuzhu_test_{secrets.token_hex(6)}"
+    with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"postgresql+psycopg://{user}@{host}:{port}/{name}", (host, port, user, name)
+    finally:
+        with psycopg.connect(host=host, port=port, user=user, dbname="postgres", autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(autouse=True)
+def _business_environment(monkeypatch, tmp_path):
+    """No developer settings leak in; anything written under JIUZHU_HOME lands in tmp."""
+    for name in ("JIUZHU_BUSINESS_DB_URL", "JIUZHU_PSEUDONYM_KEY", "JIUZHU_ALLOW_DEMO_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("JIUZHU_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def business_url(request, tmp_path):
+    """A migrated, empty business database: SQLite file or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'business.sqlite'}"
+        db.upgrade(url)
+        yield url
+        return
+    base_url, (host, port, user, name) = request.getfixturevalue("pg_database")
+    schema = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(host=host, port=port, user=user, dbname=name, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    # search_path puts the tables and Alembic's version table into this test's own schema.
+    url = f"{base_url}?options=-csearch_path%3D{schema}"
+    db.upgrade(url)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(host=host, port=port, user=user, dbname=name, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def engine(business_url):
+    engine = db.make_engine(business_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    with db.session_factory(engine)() as session:
+        yield session
+
+
+@pytest.fixture
+def clock():
+    # 10:00 in Beijing on a Monday: office hours, so no night rule fires by accident.
+    return FakeClock(datetime(2025, 3, 3, 2, 0, tzinfo=UTC))
