@@ -239,9 +239,8 @@ def _process_file(file_name, table: pa.Table, issues, contract, outcome: Outcome
         pl.lit(outcome.batch_key).alias("_batch_key"), pl.lit(contract.version).alias("_contract_version"),
         pl.lit(outcome.period).alias("_period"), pl.lit(file_name).alias("_file"),
         pl.lit(now.replace(tzinfo=None)).alias("_ingested_at"),
-        pl.concat_str([pl.col(c).fill_null("\x1f") for c in hash_cols], separator="\x1e")
-        .map_batches(_sha256_series, return_dtype=pl.String).alias("_row_hash"),
     )
+    bronze = bronze.with_columns(_row_hashes(bronze, hash_cols).alias("_row_hash"))
     n = bronze.height
     rejected = bronze.filter(pl.col("_status") == "rejected")
     outcome.accepted += n - rejected.height
@@ -277,8 +276,16 @@ def _messages(contract, batch_error) -> dict:
     return out
 
 
-def _sha256_series(s: pl.Series) -> pl.Series:
-    return pl.Series([hashlib.sha256(v.encode()).hexdigest()[:32] for v in s.to_list()], dtype=pl.String)
+def _row_hashes(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """SHA-256 of each row as delivered (stable across library versions, unlike Polars' hash),
+    computed by DuckDB in C++ rather than one Python call per row."""
+    import duckdb  # noqa: PLC0415
+
+    con = duckdb.connect()
+    con.register("rows", frame.select(columns).to_arrow())
+    parts = ", ".join(f"coalesce(\"{c}\", chr(31))" for c in columns)  # column names come from the contract
+    hashes = con.sql(f"select left(sha256(concat_ws(chr(30), {parts})), 32) as h from rows").to_arrow_table()
+    return pl.Series("_row_hash", hashes.column("h").to_pylist() if frame.height else [], dtype=pl.String)
 
 
 def _replace_batch_rows(path: Path, frame: pl.DataFrame, batch_key: str, partition_by: list[str]) -> None:

@@ -66,13 +66,9 @@ def conformed_rows(lake_root: Path, contract: contracts.Contract, batch_key: str
     if frame.height == 0:
         return frame
     names = [f.name for f in contract.fields]
-    result = validate.validate(frame.select(names), _by_name(contract), batch_period=period,
-                               extract_date=extract_date, today=today)
-    if int(result.accepted.sum()) != frame.height:  # never drop a row bronze accepted
-        raise RuntimeError(f"{contract.department} {batch_key}: {frame.height - int(result.accepted.sum())} "
-                           "accepted bronze rows failed re-validation; silver left unchanged")
-    values = result.values.filter(result.accepted)
-    lineage = frame.select("_department", "_batch_key", "_period", "_file", "_row_number").filter(result.accepted)
+    values = validate.normalise(frame.select(names), _by_name(contract), batch_period=period,
+                                extract_date=extract_date, today=today)
+    lineage = frame.select("_department", "_batch_key", "_period", "_file", "_row_number")
     out = pl.concat([values, lineage], how="horizontal")
     if "person_id" in out.columns:
         out = out.with_columns(person_key(pl.col("person_id")).alias("person_key"))
@@ -83,12 +79,15 @@ def conformed_rows(lake_root: Path, contract: contracts.Contract, batch_key: str
 
 
 def merge(path: Path, rows: pa.Table, keys: list[str]) -> None:
-    """Upsert ``rows`` by ``keys`` (one commit); creates the table on first use."""
+    """Upsert ``rows`` by ``keys`` (one commit); creates the table on first use.
+
+    Monthly facts (``period`` in the keys) are partitioned by period: the merge then reads only the
+    months the batch touches (renshe at small scale: 12.4 s of merging for 24 months before)."""
     if rows.num_rows == 0:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     if not lake.exists(path):
-        write_deltalake(str(path), rows, mode="append")
+        write_deltalake(str(path), rows, mode="append", partition_by=["period"] if "period" in keys else None)
         return
     predicate = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     (DeltaTable(str(path)).merge(source=rows, predicate=predicate, source_alias="s", target_alias="t")

@@ -243,6 +243,18 @@ def _field_exprs(f: Field, raw: pl.Expr, batch_period: str, extract_date: _dt.da
 def validate(raw: pl.DataFrame, contract: Contract, *, batch_period: str, extract_date: _dt.date,
              today: _dt.date | None = None) -> Validation:
     """Validate delivered text rows (columns named as the department names them)."""
+    return _run(raw, contract, batch_period, extract_date, today, values_only=False)
+
+
+def normalise(raw: pl.DataFrame, contract: Contract, *, batch_period: str, extract_date: _dt.date,
+              today: _dt.date | None = None) -> pl.DataFrame:
+    """Only the normalised values of rows already accepted (silver conform): the same expressions
+    as :func:`validate` without the reasons, which cost two thirds of the time."""
+    return _run(raw, contract, batch_period, extract_date, today, values_only=True).values
+
+
+def _run(raw: pl.DataFrame, contract: Contract, batch_period: str, extract_date: _dt.date,
+         today: _dt.date | None, *, values_only: bool) -> Validation:
     today = today or _dt.date.today()
     warnings = []
     columns = {c.strip().lstrip("\ufeff"): c for c in raw.columns}
@@ -274,6 +286,10 @@ def validate(raw: pl.DataFrame, contract: Contract, *, batch_period: str, extrac
     for exprs in stages:
         if exprs:
             staged = staged.with_columns(exprs)
+    if values_only:
+        values = staged.select(value_exprs)
+        empty = pl.Series([None] * values.height, dtype=pl.String)
+        return Validation(values, empty, empty, warnings)
     frame = staged.select(value_exprs + reason_exprs)
     reason_cols = [f"__r_{f.name}" for f in contract.fields]
     first_reason = pl.coalesce([pl.col(c) for c in reason_cols])
