@@ -219,14 +219,14 @@ def generate(scale: str | int, seed: int, out: Path | str, months: int = MONTHS,
         if progress:
             progress(f"{p_i + 1}/{len(by_pref)} {pref}")
     stage.close()
-    ledger = deliver.Ledger()
+    ledger = deliver.Ledger(truth_dir / "defects.parquet")
     batches = []
     for d_i, dept in enumerate(depts):
         carry: dict = {}
         for m in range(plan.months):
             batches.append(_finalise_batch(plan, dept, d_i, m, stage_dir, ledger, carry))
     shutil.rmtree(stage_dir, ignore_errors=True)
-    pq.write_table(pa.Table.from_pylist(ledger.rows, schema=_LEDGER_SCHEMA), truth_dir / "defects.parquet")
+    ledger.close()
     pq.write_table(pa.Table.from_pylist(batches), truth_dir / "batches.parquet")
     summary = {
         "scale": plan.scale, "seed": plan.seed, "months": plan.months,
@@ -234,15 +234,10 @@ def generate(scale: str | int, seed: int, out: Path | str, months: int = MONTHS,
         "counties": sorted(counties) if counties else "all",
         "households": totals["households"], "departments": [d.slug for d in depts],
         "batches": len(batches), "delivered_rows": int(sum(b["records"] for b in batches)),
-        "defects": len(ledger.rows),
+        "defects": ledger.count,
     }
     (plan.out / "generation.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, sort_keys=True) + "\n", "utf-8")
     return summary
-
-
-_LEDGER_SCHEMA = pa.schema([("department", pa.string()), ("batch_id", pa.string()), ("file", pa.string()),
-                            ("row_number", pa.int64()), ("defect", pa.string()), ("column", pa.string()),
-                            ("repairable", pa.bool_())])
 
 
 CHUNK_ROWS = 1_000_000  # rows finalised at a time: bounds memory whatever the batch size

@@ -67,14 +67,39 @@ _DATE_STYLES = {
 _ALT_STYLES = ["%Y/%m/%d", "%Y%m%d", "%Y年%m月%d日", "%Y.%m.%d", "%Y-%m-%d 00:00:00"]
 
 
+LEDGER_SCHEMA = pa.schema([("department", pa.string()), ("batch_id", pa.string()), ("file", pa.string()),
+                           ("row_number", pa.int64()), ("defect", pa.string()), ("column", pa.string()),
+                           ("repairable", pa.bool_())])
+
+
 @dataclass
 class Ledger:
+    """The defect ledger, streamed to Parquet (at province scale it holds tens of millions of rows)."""
+
+    path: Path
     rows: list[dict] = field(default_factory=list)
     offset: int = 0  # data rows already written to the current file by earlier chunks
+    count: int = 0
+    _writer: pq.ParquetWriter | None = None
 
     def add(self, dept: str, batch: str, file: str, row: int, kind: str, column: str | None) -> None:
         self.rows.append({"department": dept, "batch_id": batch, "file": file, "row_number": int(row) + self.offset,
                           "defect": kind, "column": column, "repairable": kind in REPAIRABLE})
+        self.count += 1
+        if len(self.rows) >= 200_000:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.path, LEDGER_SCHEMA, compression="zstd")
+        if self.rows:
+            self._writer.write_table(pa.Table.from_pylist(self.rows, schema=LEDGER_SCHEMA))
+        self.rows = []
+
+    def close(self) -> None:
+        self.flush()
+        self._writer.close()
 
 
 def batch_id(dept: Department, period: str) -> str:
