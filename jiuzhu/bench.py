@@ -1,7 +1,9 @@
 """Benchmarks (``jiuzhu bench``): each stage run in its own process, repeated, reported as the
-median and spread of wall time, rows per second and peak memory, in docs/benchmarks.md and JSON.
+median and spread of wall time, rows per second and peak memory, with ratios to references
+measured in the same run, in docs/benchmarks.md and JSON.
 
-Never a timed assertion in a test: numbers live here. Stages are added as they land.
+Never a timed assertion in a test: numbers live here. Stages are added as they land. Each stage's
+code runs in a child process (its own peak memory; deltalake/DuckDB exit aborts cannot hide).
 """
 
 from __future__ import annotations
@@ -27,55 +29,136 @@ print(json.dumps({"persons": summary["persons"], "rows": summary["delivered_rows
                   "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
+_INGEST = """
+import json, resource, sys, datetime as dt
+from pathlib import Path
+from exchange import run
+reports = run.run_all(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), today=dt.date(2026, 11, 29))
+print(json.dumps({"rows": sum(r.delivered for r in reports.values()),
+                  "conformed": sum(r.conformed_rows for r in reports.values()),
+                  "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
 
-def _run_generate(scale: str, seed: int, workdir: Path, counties: list[str] | None = None) -> dict:
-    out = workdir / f"gen-{scale}-{seed}"
-    shutil.rmtree(out, ignore_errors=True)
+# The ceiling: DuckDB reading every delivered file once (XLSX through openpyxl: DuckDB cannot read
+# it without an extension, which cannot be installed here).
+_READ_ONCE = """
+import json, resource, sys
+from pathlib import Path
+import duckdb
+from exchange.readers import read_raw
+con = duckdb.connect()
+rows = 0
+for manifest in sorted(Path(sys.argv[1]).rglob("manifest.json")):
+    m = json.loads(manifest.read_text("utf-8"))
+    for f in m["files"]:
+        p = str(manifest.parent / f["name"])
+        if f["records"] == 0:
+            continue
+        if m["format"] == "csv":
+            enc = {"gbk": "gbk", "gb18030": "gb18030"}.get(m["encoding"] or "", "utf-8")
+            rows += con.execute("select count(*) from read_csv(?, all_varchar=true, encoding=?)", [p, enc]).fetchone()[0] if enc == "utf-8" else \\
+                len(open(p, encoding=enc).read().splitlines()) - 1
+        elif m["format"] == "jsonl":
+            rows += con.execute("select count(*) from read_json(?, format='newline_delimited')", [p]).fetchone()[0]
+        elif m["format"] == "parquet":
+            rows += con.execute("select count(*) from read_parquet(?)", [p]).fetchone()[0]
+        else:
+            rows += read_raw(Path(p), "xlsx").num_rows
+print(json.dumps({"rows": rows, "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def _child(code: str, *args: str) -> tuple[float, dict]:
     start = time.perf_counter()
-    args = [sys.executable, "-c", _GENERATE, scale, str(seed), str(out)] + ([",".join(counties)] if counties else [])
-    proc = subprocess.run(args, capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     wall = time.perf_counter() - start
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    size = sum(p.stat().st_size for p in (out / "inbox").rglob("*") if p.is_file())
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child failed: {proc.stderr[-2000:]}")
+    return wall, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+class Workspace:
+    """Provinces generated once per scale and shared by the stages of one run."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.provinces: dict[str, Path] = {}
+
+    def province(self, scale: str) -> Path:
+        if scale not in self.provinces:
+            out = self.root / f"province-{scale}"
+            _child(_GENERATE, scale, "20241101", str(out))
+            self.provinces[scale] = out
+        return self.provinces[scale]
+
+
+def _run_generate(scale: str, run_no: int, ws: Workspace, counties: list[str] | None = None) -> dict:
+    out = ws.root / f"gen-{scale}-{run_no}"
     shutil.rmtree(out, ignore_errors=True)
+    args = [scale, str(20241101 + run_no), str(out)] + ([",".join(counties)] if counties else [])
+    wall, result = _child(_GENERATE, *args)
+    size = sum(p.stat().st_size for p in (out / "inbox").rglob("*") if p.is_file())
+    if run_no == 0 and not counties and scale not in ws.provinces:
+        ws.provinces[scale] = out  # reused by later stages of this run
+    else:
+        shutil.rmtree(out, ignore_errors=True)
     return {"wall_s": wall, "persons": result["persons"], "rows": result["rows"],
             "peak_rss_mib": result["peak_rss_kib"] / 1024, "inbox_bytes": size}
 
 
-def _run_largest_county(scale: str, seed: int, workdir: Path) -> dict:
-    """The generator's memory is bounded by its largest county: generate only that county at the
-    given scale's density (at province scale: the full 2.7 million people of the largest one)."""
+def _run_largest_county(scale: str, run_no: int, ws: Workspace) -> dict:
+    """The generator's memory is bounded by its largest county part: generate only the largest
+    county at the given scale's density (at province scale: its 2.7 million people)."""
     from jiuzhu import synth  # noqa: PLC0415
 
     targets = synth.county_targets(synth.SCALES[scale])
     largest = max(targets, key=targets.get)
-    return _run_generate(scale, seed, workdir, [largest])
+    return _run_generate(scale, run_no, ws, [largest])
 
 
-STAGES = {"generate": _run_generate, "generate-largest-county": _run_largest_county}
+def _run_ingest(scale: str, run_no: int, ws: Workspace) -> dict:
+    """Inbox → bronze, quarantine, silver for every department, against DuckDB reading the files once."""
+    inbox = ws.province(scale) / "inbox"
+    lake = ws.root / f"lake-{scale}-{run_no}"
+    shutil.rmtree(lake, ignore_errors=True)
+    ceiling_wall, ceiling = _child(_READ_ONCE, str(inbox))
+    wall, result = _child(_INGEST, str(inbox), str(lake / "lake"), str(lake / "receipts"))
+    shutil.rmtree(lake, ignore_errors=True)
+    return {"wall_s": wall, "rows": result["rows"], "persons": 0, "peak_rss_mib": result["peak_rss_kib"] / 1024,
+            "reference": {"name": "DuckDB reads the delivered files once", "wall_s": ceiling_wall,
+                          "rows": ceiling["rows"]}}
+
+
+STAGES = {"generate": _run_generate, "generate-largest-county": _run_largest_county, "ingest": _run_ingest}
 
 
 def run(scales: list[str], stages: list[str], repeat: int, out_dir: Path) -> dict:
     out_dir = Path(out_dir)
     results = {"date": _dt.date.today().isoformat(), "machine": _machine(), "stages": []}
     with tempfile.TemporaryDirectory(prefix="jiuzhu-bench-") as tmp:
+        ws = Workspace(Path(tmp))
         for stage in stages:
             if stage not in STAGES:
                 raise ValueError(f"unknown stage {stage!r}; known: {sorted(STAGES)}")
             for scale in scales:
-                runs = [STAGES[stage](scale, 20241101 + i, Path(tmp)) for i in range(repeat)]
+                runs = [STAGES[stage](scale, i, ws) for i in range(repeat)]
                 walls = [r["wall_s"] for r in runs]
                 median = statistics.median(walls)
-                results["stages"].append({
+                row = {
                     "stage": stage, "scale": scale, "repeat": repeat,
-                    "median_s": round(median, 2),
-                    "spread_s": round(max(walls) - min(walls), 2),
+                    "median_s": round(median, 2), "spread_s": round(max(walls) - min(walls), 2),
                     "persons": runs[0]["persons"], "rows": runs[0]["rows"],
-                    "persons_per_s": round(runs[0]["persons"] / median),
+                    "persons_per_s": round(runs[0]["persons"] / median) if runs[0]["persons"] else None,
                     "rows_per_s": round(runs[0]["rows"] / median),
                     "peak_rss_mib": round(max(r["peak_rss_mib"] for r in runs)),
-                    "inbox_mib": round(runs[0]["inbox_bytes"] / 2**20),
-                })
+                    "inbox_mib": round(runs[0].get("inbox_bytes", 0) / 2**20),
+                }
+                if "reference" in runs[0]:
+                    ref_wall = statistics.median(r["reference"]["wall_s"] for r in runs)
+                    row["reference"] = runs[0]["reference"]["name"]
+                    row["reference_s"] = round(ref_wall, 2)
+                    row["ratio_to_reference"] = round(median / ref_wall, 1)
+                results["stages"].append(row)
     _write(results, out_dir)
     return results
 
@@ -99,12 +182,14 @@ def _write(results: dict, out_dir: Path) -> None:
         f"## Run of {results['date']} ({results['machine']['cpus']} cores, "
         f"{results['machine']['memory_mib']:,} MiB, Python {results['machine']['python']})",
         "",
-        "| stage | scale | runs | median s | spread s | persons/s | rows/s | peak MiB | inbox MiB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| stage | scale | runs | median s | spread s | persons/s | rows/s | peak MiB | reference | ref s | ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in results["stages"]:
+        pps = f"{s['persons_per_s']:,}" if s["persons_per_s"] else "—"
         lines.append(f"| {s['stage']} | {s['scale']} | {s['repeat']} | {s['median_s']} | {s['spread_s']} | "
-                     f"{s['persons_per_s']:,} | {s['rows_per_s']:,} | {s['peak_rss_mib']:,} | {s['inbox_mib']:,} |")
+                     f"{pps} | {s['rows_per_s']:,} | {s['peak_rss_mib']:,} | {s.get('reference', '—')} | "
+                     f"{s.get('reference_s', '—')} | {s.get('ratio_to_reference', '—')} |")
     section = "\n".join(lines) + "\n"
     path = out_dir / "benchmarks.md"
     header = "# Benchmarks\n\nWritten by `jiuzhu bench` (`make bench`); each stage runs in its own process.\n\n"
