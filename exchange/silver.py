@@ -175,3 +175,34 @@ def rebuild_income_monthly(lake_root: Path) -> int:
     table = con.sql(" union all ".join(parts) + " order by person_key, period, category").to_arrow_table()
     lake.write(table_path(lake_root, "income_monthly"), table)
     return table.num_rows
+
+
+def contract_checks(lake_root: Path, contract: contracts.Contract) -> dict[str, dict]:
+    """Checks generated from the contract, run over the conformed table: keys unique, required
+    fields present, codes within their code lists, amounts not negative. {name: {passed, violations}}."""
+    path = table_path(lake_root, TABLES[contract.department])
+    if not lake.exists(path):
+        return {}
+    frame = pl.scan_delta(str(path))
+    keys = list(contract.keys)
+    required = [f.name for f in contract.fields if f.required]
+    codes = [f for f in contract.fields if f.type == "code" and f.codes]
+    amounts = [f.name for f in contract.fields if f.type == "amount"]
+    false = pl.lit(False)
+    counts = frame.select(
+        pl.any_horizontal([pl.col(c).is_null() for c in required] or [false]).sum().alias("required_present"),
+        pl.any_horizontal([pl.col(f.name).is_not_null() & ~pl.col(f.name).is_in(list(f.codes)) for f in codes]
+                          or [false]).sum().alias("codes_in_contract"),
+        pl.any_horizontal([pl.col(c) < 0 for c in amounts] or [false]).sum().alias("amounts_not_negative"),
+    ).collect().row(0, named=True)
+    duplicates = frame.group_by(keys).len().filter(pl.col("len") > 1).select(pl.len()).collect().item()
+    out = {"keys_unique": duplicates, **counts}
+    return {name: {"passed": int(count or 0) == 0, "violations": int(count or 0)} for name, count in out.items()}
+
+
+CONTRACT_CHECKS = {
+    "keys_unique": "主键唯一(协议规定的主键)",
+    "required_present": "必填数据元不为空",
+    "codes_in_contract": "代码值均在协议代码表内",
+    "amounts_not_negative": "金额不为负",
+}

@@ -10,6 +10,7 @@ from exchange import batches as B
 from exchange import ingest, run, silver
 from jiuzhu import departments
 from pipelines.defs.foundation.resources import PlatformPaths
+from schemas import contracts
 
 PARTITIONS = dg.MonthlyPartitionsDefinition(start_date="2024-11-01")
 # A backfill of many months runs as one run (one writer per table, no run-per-month overhead).
@@ -101,13 +102,21 @@ def _silver_asset(dept: departments.Department):
         specs.append(dg.AssetSpec(PERSONS_KEY, group_name="silver_conformed", kinds={"delta"}, tags=EXCHANGE_TAG,
                                   deps=[bronze_key(dept)], description="人员:每人最新户籍状态"))
 
-    @dg.multi_asset(name=f"conform_{dept.slug}", specs=specs, partitions_def=PARTITIONS, backfill_policy=SINGLE_RUN,
-                    retry_policy=dg.RetryPolicy(max_retries=2, delay=2))
+    check_specs = [dg.AssetCheckSpec(name, asset=silver_key(dept), description=desc)
+                   for name, desc in silver.CONTRACT_CHECKS.items()]
+
+    @dg.multi_asset(name=f"conform_{dept.slug}", specs=specs, check_specs=check_specs, partitions_def=PARTITIONS,
+                    backfill_policy=SINGLE_RUN, retry_policy=dg.RetryPolicy(max_retries=2, delay=2))
     def _conform(context: dg.AssetExecutionContext, paths: PlatformPaths):
         cfg = paths.resolved()
         rows = run.conform_department(cfg.lake, dept.slug, _periods(context))
         for spec in specs:
             yield dg.MaterializeResult(asset_key=spec.key, metadata={"conformed_rows": rows})
+        results = silver.contract_checks(cfg.lake, contracts.latest(dept.slug))
+        for name in silver.CONTRACT_CHECKS:
+            outcome = results.get(name, {"passed": True, "violations": 0})
+            yield dg.AssetCheckResult(asset_key=silver_key(dept), check_name=name, passed=outcome["passed"],
+                                      metadata={"violations": outcome["violations"]})
 
     return _conform
 
