@@ -64,3 +64,23 @@ def standard(county6: str, area_type: str, aid_item: str, on: _dt.date) -> Stand
 @cache
 def asset_limits() -> dict[str, float]:
     return {r["limit_code"]: float(r["value"]) for r in _read("asset_limits.csv")}
+
+
+def standards_arrow():
+    """The standards table for the lake (silver/policy_standards), read by the dbt marts."""
+    import pyarrow as pa  # noqa: PLC0415
+
+    return pa.Table.from_pylist(_read("standards.csv"), schema=pa.schema([
+        ("region_code", pa.string()), ("area_type", pa.string()), ("aid_item", pa.string()),
+        ("effective_from", pa.string()), ("effective_to", pa.string()), ("amount_yuan", pa.string()),
+        ("source", pa.string()), ("source_note", pa.string()),
+    ]))
+
+
+def asset_limits_arrow():
+    import pyarrow as pa  # noqa: PLC0415
+
+    return pa.Table.from_pylist(_read("asset_limits.csv"), schema=pa.schema([
+        (name, pa.string()) for name in ("limit_code", "aid_item", "description_zh", "value", "unit",
+                                         "effective_from", "effective_to", "source", "source_note")
+    ]))

@@ -14,7 +14,8 @@ from pipelines.defs.foundation.resources import PlatformPaths
 RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 
 defs = dg.Definitions(
-    assets=[foundation.regions_table, foundation.synthetic_province,
+    assets=[foundation.regions_table, foundation.synthetic_province, foundation.policy_standards,
+            foundation.policy_asset_limits,
             *exchange.INGEST_ASSETS, *exchange.SILVER_ASSETS, *exchange.DERIVED_ASSETS],
     asset_checks=[foundation.regions_are_complete],
     resources={"paths": PlatformPaths()},

@@ -5,7 +5,7 @@ import json
 
 import dagster as dg
 
-from jiuzhu import lake, regions, synth
+from jiuzhu import lake, policy, regions, synth
 from pipelines.defs.foundation.resources import PlatformPaths
 
 
@@ -74,3 +74,19 @@ def synthetic_province(context: dg.AssetExecutionContext, paths: PlatformPaths) 
         "delivered_rows": summary["delivered_rows"], "injected_defects": summary["defects"],
         "inbox": str(out / "inbox"),
     })
+
+
+@dg.asset(key=["silver", "policy_standards"], group_name="silver_reference", kinds={"delta"},
+          description="政策标准(规则即数据):低保、特困标准,按地区、城乡、年度,注明来源")
+def policy_standards(paths: PlatformPaths) -> dg.MaterializeResult:
+    table = policy.standards_arrow()
+    version = lake.write(lake.table_path(paths.resolved().lake, "silver", "policy_standards"), table)
+    return dg.MaterializeResult(metadata={"rows": table.num_rows, "delta_version": version})
+
+
+@dg.asset(key=["silver", "policy_asset_limits"], group_name="silver_reference", kinds={"delta"},
+          description="财产与收入认定规则(规则即数据),注明来源")
+def policy_asset_limits(paths: PlatformPaths) -> dg.MaterializeResult:
+    table = policy.asset_limits_arrow()
+    version = lake.write(lake.table_path(paths.resolved().lake, "silver", "policy_asset_limits"), table)
+    return dg.MaterializeResult(metadata={"rows": table.num_rows, "delta_version": version})
