@@ -160,6 +160,20 @@ def exchange_run(department: str | None) -> None:
             click.echo(f"  ! {s['folder']}: {s['code']} {s['message']}")
 
 
+@main.command("evaluate")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the report (docs/evaluation.md).")
+@click.option("--month", default=None, help="Month to evaluate (YYYY-MM); default the latest.")
+def evaluate_cmd(out: Path | None, month: str | None) -> None:
+    """Score the assessment and the detection list against the synthetic province's ground truth."""
+    from jiuzhu import evaluation, settings  # noqa: PLC0415
+
+    cfg = settings.load()
+    result = evaluation.evaluate(cfg.province_dir, cfg.warehouse, month)
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    if out:
+        out.write_text(evaluation.markdown(result, cfg.scale), "utf-8")
+
+
 @main.command("bench")
 @click.option("--scale", "scales", multiple=True, default=["small"], show_default=True)
 @click.option("--stages", default="generate", show_default=True)

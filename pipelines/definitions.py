@@ -8,6 +8,7 @@ from pipelines.defs.exchange import assets as exchange
 from pipelines.defs.exchange.sensors import inbox_sensor
 from pipelines.defs.foundation import assets as foundation
 from pipelines.defs.foundation.resources import PlatformPaths
+from pipelines.defs.marts import assets as marts
 
 # Cross-cutting policy lives here only: transient failures (a locked file, a slow disk) are
 # retried; a systemic failure still fails the run after the retries.
@@ -16,14 +17,17 @@ RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 defs = dg.Definitions(
     assets=[foundation.regions_table, foundation.synthetic_province, foundation.policy_standards,
             foundation.policy_asset_limits,
-            *exchange.INGEST_ASSETS, *exchange.SILVER_ASSETS, *exchange.DERIVED_ASSETS],
+            *exchange.INGEST_ASSETS, *exchange.SILVER_ASSETS, *exchange.DERIVED_ASSETS,
+            marts.dbt_models, *marts.PUBLISH_ASSETS],
     asset_checks=[foundation.regions_are_complete],
-    resources={"paths": PlatformPaths()},
+    resources={"paths": PlatformPaths(), "dbt": marts.DBT_RESOURCE},
     sensors=[inbox_sensor],
     jobs=[
         dg.define_asset_job("foundation", selection=dg.AssetSelection.groups("silver_reference", "synthetic"),
                             op_retry_policy=RETRY),
         dg.define_asset_job("silver_derived", selection=dg.AssetSelection.groups("silver_derived"),
                             op_retry_policy=RETRY),
+        dg.define_asset_job("marts", selection=dg.AssetSelection.assets(marts.dbt_models)
+                            | dg.AssetSelection.assets(*marts.PUBLISH_ASSETS), op_retry_policy=RETRY),
     ],
 )

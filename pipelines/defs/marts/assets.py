@@ -1,0 +1,103 @@
+"""The dbt project as Dagster assets (dagster-dbt) and the gold Delta publication of the marts.
+
+Asset keys and groups come from dbt's own folders (the translator), never from a list of model
+names: staging and intermediate models are ``warehouse/<model>``, marts are ``warehouse/<model>``
+in group ``gold_<area>``, and each mart is published to ``gold/<area>/<model>`` for the screens,
+which never open the warehouse file.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from jiuzhu import departments, lake
+from pipelines.defs.foundation.resources import PlatformPaths
+
+DBT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
+TARGET = DBT_DIR / "target"
+
+
+def _ensure_manifest() -> Path:
+    """dbt's manifest is built by `dbt parse` when missing or older than any model (about 5 s); a
+    file lock keeps parallel loaders (test workers, the webserver) from parsing at once."""
+    import fcntl  # noqa: PLC0415
+
+    manifest = TARGET / "manifest.json"
+    TARGET.mkdir(parents=True, exist_ok=True)
+    sources = [p for p in DBT_DIR.rglob("*") if p.suffix in (".sql", ".yml") and "target" not in p.parts]
+    with open(TARGET / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest.exists() and max(p.stat().st_mtime for p in sources) <= manifest.stat().st_mtime:
+            return manifest
+        env = {**os.environ, "DO_NOT_TRACK": "1", "JIUZHU_LAKE": os.environ.get("JIUZHU_LAKE", "var/lake")}
+        subprocess.run([str(Path(sys.executable).parent / "dbt"), "parse", "--profiles-dir", str(DBT_DIR),
+                        "--target-path", str(TARGET), "--quiet"], cwd=DBT_DIR, env=env, check=True)
+        return manifest
+
+
+PROJECT = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR, target_path=TARGET)
+MANIFEST = _ensure_manifest()
+
+
+def mart_area(props: dict) -> str | None:
+    parts = props.get("fqn", [])
+    return parts[2] if len(parts) > 3 and parts[1] == "marts" else None
+
+
+class Translator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            source, name = dbt_resource_props["source_name"], dbt_resource_props["name"]
+            if source == "exchange":  # a department's batch ledger is written by its ingest asset
+                dept = departments.get(dbt_resource_props["meta"]["department"])
+                return dg.AssetKey(["bronze", dept.slug, dept.bronze_table])
+            return dg.AssetKey(["silver", name])
+        return dg.AssetKey(["warehouse", dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props) -> str:
+        area = mart_area(dbt_resource_props)
+        if area:
+            return f"gold_{area}"
+        return f"warehouse_{dbt_resource_props['fqn'][1]}"
+
+
+@dbt_assets(manifest=MANIFEST, dagster_dbt_translator=Translator(), project=PROJECT)
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, paths: PlatformPaths):
+    cfg = paths.resolved()
+    # dbt reads the lake and owns the warehouse file; both come from the platform settings
+    os.environ["JIUZHU_LAKE"] = str(cfg.lake)
+    os.environ["JIUZHU_WAREHOUSE"] = str(cfg.warehouse)
+    cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+def _marts() -> list[tuple[str, str]]:
+    import json
+
+    manifest = json.loads(MANIFEST.read_text("utf-8"))
+    return sorted((mart_area(n), n["name"]) for n in manifest["nodes"].values()
+                  if n["resource_type"] == "model" and mart_area(n))
+
+
+def _publish_asset(area: str, model: str):
+    @dg.asset(key=["gold", area, model], deps=[dg.AssetKey(["warehouse", model])], group_name=f"gold_{area}",
+              kinds={"delta"},
+              description=f"分析库:{model} 发布为 Delta 表,供员工端读取(员工端不打开数仓文件)")
+    def _publish(paths: PlatformPaths) -> dg.MaterializeResult:
+        cfg = paths.resolved()
+        with duckdb.connect(str(cfg.warehouse), read_only=True) as con:
+            table = con.sql(f'select * from main."{model}"').to_arrow_table()  # model names come from the manifest
+        version = lake.write(lake.table_path(cfg.lake, "gold", area, model), table)
+        return dg.MaterializeResult(metadata={"rows": table.num_rows, "delta_version": version})
+
+    return _publish
+
+
+PUBLISH_ASSETS = [_publish_asset(area, model) for area, model in _marts()]
+DBT_RESOURCE = DbtCliResource(project_dir=str(DBT_DIR), profiles_dir=str(DBT_DIR), target_path=str(TARGET),
+                               dbt_executable=str(Path(sys.executable).parent / "dbt"))
