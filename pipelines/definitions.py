@@ -16,7 +16,7 @@ RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 
 defs = dg.Definitions(
     assets=[foundation.regions_table, foundation.synthetic_province, foundation.policy_standards,
-            foundation.policy_asset_limits,
+            foundation.policy_asset_limits, *foundation.BUSINESS_MIRRORS,
             *exchange.INGEST_ASSETS, *exchange.SILVER_ASSETS, *exchange.DERIVED_ASSETS,
             marts.dbt_models, *marts.PUBLISH_ASSETS],
     asset_checks=[foundation.regions_are_complete],

@@ -84,3 +84,23 @@ def test_detections_are_truly_ineligible_recipients(warehouse, tiny_province):
     assert result["assessed_ineligible_but_eligible"] == 0  # the rules never fail an eligible family
     # what the assessment misses is income no department reports
     assert result["of_which_hidden_income"] >= 0.9 * result["assessed_eligible_but_not"]
+
+
+def test_dbt_docs_generate_and_every_mart_is_described(warehouse):
+    import json
+
+    _, wh, lake_root = warehouse
+    out = wh.parent
+    env = {**os.environ, "JIUZHU_LAKE": str(lake_root), "JIUZHU_WAREHOUSE": str(wh), "DO_NOT_TRACK": "1"}
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "docs", "generate", "--profiles-dir", ".",
+         "--target-path", str(out / "target"), "--log-path", str(out / "logs")],
+        cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    manifest = json.loads((out / "target" / "manifest.json").read_text())
+    marts = [n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["fqn"][1] == "marts"]
+    assert len(marts) >= 7
+    for node in marts:
+        assert node["description"], node["name"]
+        assert (out / "target" / "catalog.json").exists()

@@ -90,3 +90,21 @@ def policy_asset_limits(paths: PlatformPaths) -> dg.MaterializeResult:
     table = policy.asset_limits_arrow()
     version = lake.write(lake.table_path(paths.resolved().lake, "silver", "policy_asset_limits"), table)
     return dg.MaterializeResult(metadata={"rows": table.num_rows, "delta_version": version})
+
+
+def _business_mirror_asset(table: str):
+    @dg.asset(key=["bronze", "business", f"raw__business__{table}"], group_name="bronze_business", kinds={"delta"},
+              description=f"业务生产数据库 {table} 表的镜像(按变更时间增量同步;口令散列不同步)")
+    def _mirror(paths: PlatformPaths) -> dg.MaterializeResult:
+        from jiuzhu.business import db, mirror  # noqa: PLC0415
+
+        cfg = paths.resolved()
+        url = db.default_url()
+        db.upgrade(url)
+        result = mirror.mirror(db.make_engine(url), cfg.lake, table)
+        return dg.MaterializeResult(metadata={"rows_copied": result["rows"], "watermark": str(result["watermark"])})
+
+    return _mirror
+
+
+BUSINESS_MIRRORS = [_business_mirror_asset(t) for t in ("users", "audit_log")]
