@@ -45,7 +45,9 @@ demo: setup
 	$(BIN)/dagster asset materialize -m pipelines.definitions --select 'tag:layer=exchange' \
 	  --partition-range $(FIRST_MONTH)...$(LAST_MONTH)
 	$(BIN)/dagster job execute -m pipelines.definitions -j silver_derived
-	$(BIN)/dagster job execute -m pipelines.definitions -j marts
+	$(BIN)/dagster asset materialize -m pipelines.definitions --select 'key:"warehouse/*"' \
+	  --partition-range $(FIRST_MONTH)...$(LAST_MONTH)
+	$(BIN)/dagster job execute -m pipelines.definitions -j publish_gold
 	$(BIN)/jiuzhu status
 	$(BIN)/jiuzhu exchange status
 ifeq ($(SERVE),1)

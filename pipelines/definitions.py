@@ -27,7 +27,7 @@ defs = dg.Definitions(
                             op_retry_policy=RETRY),
         dg.define_asset_job("silver_derived", selection=dg.AssetSelection.groups("silver_derived"),
                             op_retry_policy=RETRY),
-        dg.define_asset_job("marts", selection=dg.AssetSelection.assets(marts.dbt_models)
-                            | dg.AssetSelection.assets(*marts.PUBLISH_ASSETS), op_retry_policy=RETRY),
+        dg.define_asset_job("publish_gold", selection=dg.AssetSelection.assets(*marts.PUBLISH_ASSETS),
+                            op_retry_policy=RETRY),
     ],
 )

@@ -1,7 +1,8 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
 -- Assets per household and month (VF-2): deposits and financial assets (banks report on the
 -- households the platform asks about), registered homes, cars (motorcycles and disability
 -- vehicles exempt), companies and sole traders; plus medical spending, severe disability, deaths.
-with members as (select * from {{ ref('int_household_members_monthly_joined') }}),
+with members as (select * from {{ ref('int_household_members_monthly_joined') }} where period >= '{{ var("from_period") }}'),
 deposits as (
     select person_key, period, sum(deposit_yuan + financial_assets_yuan) as deposits_yuan
     from {{ ref('stg_yinhang__deposits') }} group by person_key, period

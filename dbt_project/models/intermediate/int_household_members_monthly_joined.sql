@@ -1,3 +1,4 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
 -- Who belongs to which household in each month: a person counts from their first hukou event
 -- (the snapshot, a birth, a move in) until the month they die.
 with persons as (
@@ -13,9 +14,12 @@ deaths as (
     select person_key, min(death_date) as died_on from {{ ref('stg_siwang__deaths') }} group by person_key
 ),
 months as (
-    select distinct period from {{ ref('stg_minzheng__assistance_rosters') }}
-    union
-    select distinct period from {{ ref('stg_renshe__employment_incomes') }}
+    select period from (
+        select distinct period from {{ ref('stg_minzheng__assistance_rosters') }}
+        union
+        select distinct period from {{ ref('stg_renshe__employment_incomes') }}
+    ) all_months
+    where period >= '{{ var("from_period") }}'
 )
 select
     m.period,

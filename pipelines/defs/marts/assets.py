@@ -6,6 +6,7 @@ in group ``gold_<area>``, and each mart is published to ``gold/<area>/<model>`` 
 which never open the warehouse file.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from jiuzhu import departments, lake
+from pipelines.defs.exchange.assets import PARTITIONS
 from pipelines.defs.foundation.resources import PlatformPaths
 
 DBT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
@@ -66,19 +68,22 @@ class Translator(DagsterDbtTranslator):
         return f"warehouse_{dbt_resource_props['fqn'][1]}"
 
 
-@dbt_assets(manifest=MANIFEST, dagster_dbt_translator=Translator(), project=PROJECT)
+@dbt_assets(manifest=MANIFEST, dagster_dbt_translator=Translator(), project=PROJECT,
+            partitions_def=PARTITIONS, backfill_policy=dg.BackfillPolicy.single_run())
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, paths: PlatformPaths):
+    """Monthly partitions: a month's run rebuilds the monthly marts from that month on (dbt
+    incremental, delete+insert by period); a range rebuilds from its first month."""
     cfg = paths.resolved()
     # dbt reads the lake and owns the warehouse file; both come from the platform settings
     os.environ["JIUZHU_LAKE"] = str(cfg.lake)
     os.environ["JIUZHU_WAREHOUSE"] = str(cfg.warehouse)
     cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    yield from dbt.cli(["build"], context=context).stream()
+    first = min(context.partition_keys)[:7]
+    args = ["build", "--vars", json.dumps({"from_period": first})]
+    yield from dbt.cli(args, context=context).stream()
 
 
 def _marts() -> list[tuple[str, str]]:
-    import json
-
     manifest = json.loads(MANIFEST.read_text("utf-8"))
     return sorted((mart_area(n), n["name"]) for n in manifest["nodes"].values()
                   if n["resource_type"] == "model" and mart_area(n))

@@ -1,8 +1,10 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
 -- 分布分析 cube (AN-2): the low-income population by month, county, category, age band, sex,
 -- ethnicity, disability and cause of hardship. Counts only: no person key, ID or name (analysis zone).
 with roll as (
     select r.period, r.person_key, r.aid_category as category, substr(r.region_code, 1, 6) as county_code
     from {{ ref('stg_minzheng__assistance_rosters') }} r
+    where r.period >= '{{ var("from_period") }}'
 ),
 causes as (
     select person_key, min(risk_cause) as cause from {{ ref('stg_xiangcun__monitoring_targets') }} group by person_key

@@ -1,3 +1,4 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
 -- 统计月报 (MN-4): recipients, households and amounts by county, aid category and month, with
 -- month-on-month and year-on-year change. Amounts are the household's monthly amount, once per household.
 with households as (
@@ -27,3 +28,4 @@ left join monthly prev
 left join monthly last_year
   on last_year.county_code = m.county_code and last_year.aid_category = m.aid_category
  and last_year.period = {{ previous_period('m.period', 12) }}
+where m.period >= '{{ var("from_period") }}'

@@ -1,3 +1,4 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
 -- 检出名单: current recipients (dibao and tekun on the roll in the month) whose assessment fails
 -- or needs review, with the reasons, by county, for the responsible county to re-verify.
 with roll as (
@@ -7,7 +8,7 @@ with roll as (
     where aid_category in ('dibao', 'tekun')
     group by household_no, period
 ),
-p as (select * from {{ ref('household_profile') }})
+p as (select * from {{ ref('household_profile') }} where period >= '{{ var("from_period") }}')
 select
     r.period, r.county_code, r.household_no, r.aid_category, r.aid_item, r.household_amount_yuan,
     p.assessment, p.failed_rules, p.review_rules, p.income_per_capita_yuan, p.standard_yuan

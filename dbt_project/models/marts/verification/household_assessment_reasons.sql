@@ -1,5 +1,6 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
 -- Every reason behind an assessment, citing the department whose data shows it and the data month.
-with p as (select * from {{ ref('household_profile') }})
+with p as (select * from {{ ref('household_profile') }} where period >= '{{ var("from_period") }}')
 select household_no, period, 'INCOME_ABOVE_STANDARD' as reason_code, '不符合' as effect, 'renshe,shuiwu' as departments,
        '家庭月人均收入' || cast(income_per_capita_yuan as varchar) || '元,不低于当地低保标准' || cast(standard_yuan as varchar) || '元' as reason_zh
 from p where fails_income = 1
