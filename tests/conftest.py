@@ -49,3 +49,30 @@ def tiny_lake(tiny_province, tmp_path_factory):
     root = tmp_path_factory.mktemp("lake")
     reports = run.run_all(tiny_province / "inbox", root / "lake", root / "receipts", today=dt.date(2026, 11, 29))
     return root, reports
+
+
+@pytest.fixture(scope="session")
+def warehouse(tiny_lake, tmp_path_factory):
+    """The dbt marts built over the tiny lake: (dbt process, warehouse file, lake root)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from jiuzhu import lake, policy, regions
+
+    root_dir = Path(__file__).resolve().parents[1]
+    root, _ = tiny_lake
+    silver = root / "lake" / "silver"
+    lake.write(silver / "regions", regions.to_arrow())
+    lake.write(silver / "policy_standards", policy.standards_arrow())
+    lake.write(silver / "policy_asset_limits", policy.asset_limits_arrow())
+    out = tmp_path_factory.mktemp("dbt")
+    env = {**os.environ, "JIUZHU_LAKE": str(root / "lake"), "JIUZHU_WAREHOUSE": str(out / "w.duckdb"),
+           "DO_NOT_TRACK": "1"}
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "build", "--profiles-dir", ".", "--target-path", str(out / "target"),
+         "--log-path", str(out / "logs")],
+        cwd=root_dir / "dbt_project", env=env, capture_output=True, text=True, timeout=900,
+    )
+    return proc, out / "w.duckdb", root / "lake"

@@ -15,5 +15,5 @@ def test_import_contracts_hold():
 
 
 def test_tests_live_outside_the_packages():
-    for pkg in ("jiuzhu", "schemas", "exchange", "pipelines", "models", "dashboards"):
+    for pkg in ("jiuzhu", "schemas", "exchange", "pipelines", "models", "dashboards", "verification"):
         assert not list((ROOT / pkg).rglob("test_*.py")), pkg

@@ -12,28 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from jiuzhu import evaluation, lake, policy, regions
+from jiuzhu import evaluation
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def warehouse(tiny_lake, tmp_path_factory):
-    root, _ = tiny_lake
-    silver = root / "lake" / "silver"
-    lake.write(silver / "regions", regions.to_arrow())
-    lake.write(silver / "policy_standards", policy.standards_arrow())
-    lake.write(silver / "policy_asset_limits", policy.asset_limits_arrow())
-    out = tmp_path_factory.mktemp("dbt")
-    env = {**os.environ, "JIUZHU_LAKE": str(root / "lake"), "JIUZHU_WAREHOUSE": str(out / "w.duckdb"),
-           "DO_NOT_TRACK": "1"}
-    proc = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "build", "--profiles-dir", ".", "--target-path", str(out / "target"),
-         "--log-path", str(out / "logs")],
-        cwd=ROOT / "dbt_project", env=env, capture_output=True, text=True, timeout=900,
-    )
-    return proc, out / "w.duckdb", root / "lake"
 
 
 def test_every_model_and_dbt_test_passes(warehouse):

@@ -14,12 +14,9 @@ deaths as (
     select person_key, min(death_date) as died_on from {{ ref('stg_siwang__deaths') }} group by person_key
 ),
 months as (
-    select period from (
-        select distinct period from {{ ref('stg_minzheng__assistance_rosters') }}
-        union
-        select distinct period from {{ ref('stg_renshe__employment_incomes') }}
-    ) all_months
-    where period >= '{{ var("from_period") }}'
+    -- every month some department delivered: the same calendar for one household or all of them
+    select distinct period from {{ ref('stg_exchange__batches') }}
+    where status <> 'duplicate' and period >= '{{ var("from_period") }}'
 )
 select
     m.period,
