@@ -285,7 +285,9 @@ def _row_hashes(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
     con.register("rows", frame.select(columns).to_arrow())
     parts = ", ".join(f"coalesce(\"{c}\", chr(31))" for c in columns)  # column names come from the contract
     hashes = con.sql(f"select left(sha256(concat_ws(chr(30), {parts})), 32) as h from rows").to_arrow_table()
-    return pl.Series("_row_hash", hashes.column("h").to_pylist() if frame.height else [], dtype=pl.String)
+    if not frame.height:
+        return pl.Series("_row_hash", [], dtype=pl.String)
+    return pl.from_arrow(hashes.column("h")).cast(pl.String).alias("_row_hash")
 
 
 def _replace_batch_rows(path: Path, frame: pl.DataFrame, batch_key: str, partition_by: list[str]) -> None:
