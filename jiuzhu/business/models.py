@@ -103,3 +103,57 @@ class AuditLog(Base):
         Index("ix_audit_log_subject_key", "subject_key"),
         Index("ix_audit_log_updated_at", "updated_at"),
     )
+
+
+class VerificationRequest(Base):
+    """委托核对申请: one request from a commissioning unit for one family (members may be registered
+    in different counties or cities), through its lifecycle."""
+
+    __tablename__ = "verification_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_no: Mapped[str] = mapped_column(String(32), nullable=False)
+    commissioning_unit: Mapped[str] = mapped_column(String(128), nullable=False)
+    aid_item: Mapped[str] = mapped_column(String(32), nullable=False)
+    purpose: Mapped[str] = mapped_column(Text, nullable=False)
+    authorisation_ref: Mapped[str] = mapped_column(String(64), nullable=False)  # 核对授权书编号
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)  # the responsible (applicant's) region
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    as_of: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    assessment: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    result_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    submitted_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    received_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    verified_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("request_no", name="uq_verification_requests_no"),
+        CheckConstraint(
+            "status IN ('submitted', 'received', 'verified', 'reviewed', 'reported', 'rejected')",
+            name="ck_verification_requests_status",
+        ),
+        Index("ix_verification_requests_region_status", "region_code", "status"),
+        Index("ix_verification_requests_updated_at", "updated_at"),
+    )
+
+
+class VerificationMember(Base):
+    """A member of the family a request names, with the relation the applicant states."""
+
+    __tablename__ = "verification_request_members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    person_id: Mapped[str] = mapped_column(String(18), nullable=False)  # verification zone only
+    relation: Mapped[str] = mapped_column(String(2), nullable=False)
+    region_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("request_id", "person_id", name="uq_verification_members_person"),
+        Index("ix_verification_members_request", "request_id"),
+    )

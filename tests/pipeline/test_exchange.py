@@ -11,7 +11,8 @@ from exchange import batches as B
 from exchange import silver
 from jiuzhu import departments
 
-pytestmark = pytest.mark.slow
+# one worker builds the tiny lake and marts once (pytest-xdist --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_lake")]
 
 EXPECTED = {
     "bad_check_digit": {"ID_CHECK"}, "missing_id": {"REQUIRED_MISSING"}, "scientific_id": {"ID_SCIENTIFIC"},

@@ -14,7 +14,8 @@ from deltalake import DeltaTable
 from exchange import batches as B
 from exchange import run
 
-pytestmark = pytest.mark.slow
+# one worker builds the tiny lake and marts once (pytest-xdist --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_lake")]
 DEPARTMENTS = ["gongan", "renshe", "minzheng"]
 TIME_COLUMNS = {"_ingested_at", "ingested_at"}
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,8 @@ from deltalake import DeltaTable
 
 from jiuzhu import evaluation
 
-pytestmark = pytest.mark.slow
+# one worker builds the tiny lake and marts once (pytest-xdist --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_lake")]
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -8,7 +8,8 @@ from deltalake import DeltaTable
 
 from verification import ondemand
 
-pytestmark = pytest.mark.slow
+# one worker builds the tiny lake and marts once (pytest-xdist --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_lake")]
 
 
 @pytest.fixture(scope="module")
