@@ -73,18 +73,6 @@ def _prefecture_factor(county6: str) -> float:
     return population.POOR_PREFECTURES.get(pref, population.RICH_PREFECTURES.get(pref, 0.95))
 
 
-def _table(cols: dict) -> pa.Table:
-    arrays = {}
-    for k, v in cols.items():
-        if v.dtype.kind == "M":
-            arrays[k] = pa.array(v.astype("datetime64[D]"), pa.date32())
-        elif v.dtype.kind in "fiub":
-            arrays[k] = pa.array(v)
-        else:
-            arrays[k] = pa.array(v, pa.string())
-    return pa.table(arrays)
-
-
 class _Stage:
     """Staged Parquet output: small tables are buffered per file and written in large row groups
     (one write per county made 57,000 tiny writes at tiny scale); the buffer is flushed when it
@@ -125,7 +113,7 @@ class _Stage:
 
 def _truth_tables(life: simulate.Life, feeds: CountyFeeds) -> tuple[pa.Table, pa.Table, pa.Table]:
     c, M = life.c, life.months
-    persons = _table({
+    persons = deliver.arrow_table({
         "person_id": c.p_id, "household_no": feeds.hh_no[c.p_hh], "name": c.p_name, "sex": c.p_sex,
         "birth_date": _date(c.p_birth), "ethnicity": c.p_eth, "relation": c.p_rel,
         "birthplace_code": c.p_birthplace, "arrive_month": c.p_start.astype(np.int16),
@@ -138,7 +126,7 @@ def _truth_tables(life: simulate.Life, feeds: CountyFeeds) -> tuple[pa.Table, pa
         "job_loss_month": np.where(life.job_loss >= simulate.NEVER, -1, life.job_loss).astype(np.int16),
         "illness_month": np.where(life.illness >= simulate.NEVER, -1, life.illness).astype(np.int16),
     })
-    households = _table({
+    households = deliver.arrow_table({
         "household_no": feeds.hh_no, "county_code": np.full(c.n_households, c.code, dtype=object),
         "village_code": c.hh_village, "urban": c.hh_urban, "economic_z": c.hh_z.round(4),
         "has_supporter": c.hh_supporter,
@@ -149,7 +137,7 @@ def _truth_tables(life: simulate.Life, feeds: CountyFeeds) -> tuple[pa.Table, pa
     mm = np.tile(np.arange(M), c.n_households)
     months = np.array([str(np.datetime64(life.window_start, "M") + np.timedelta64(int(m), "M")) for m in range(M)])
     size = np.maximum(life.members, 1)
-    household_months = _table({
+    household_months = deliver.arrow_table({
         "household_no": feeds.hh_no[hh], "month": months[mm].astype(object),
         "county_code": life.hh_county.reshape(-1), "members": life.members.reshape(-1).astype(np.int16),
         "counted_income": life.income.reshape(-1), "income_per_capita": (life.income / size).round(2).reshape(-1),
@@ -208,7 +196,7 @@ def generate(scale: str | int, seed: int, out: Path | str, months: int = MONTHS,
                     for m in range(plan.months):
                         cols = builder(m)
                         if len(next(iter(cols.values()))):
-                            stage.write(stage_dir / dept.slug / f"{m:02d}" / f"{part}.parquet", _table(cols))
+                            stage.write(stage_dir / dept.slug / f"{m:02d}" / f"{part}.parquet", deliver.arrow_table(cols))
                 persons, households, household_months = _truth_tables(life, feeds)
                 for name, table in (("persons", persons), ("households", households),
                                     ("household_months", household_months)):

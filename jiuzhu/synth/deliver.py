@@ -268,15 +268,7 @@ class FileWriter:
             else:
                 self.path.touch()
         elif fmt == "parquet":
-            arrays = {}
-            for k, v in cols.items():
-                if v.dtype.kind == "M":
-                    arrays[k] = pa.array(v.astype("datetime64[D]"), pa.date32())
-                elif v.dtype.kind in "fi":
-                    arrays[k] = pa.array(v)
-                else:
-                    arrays[k] = _text_column(v)
-            table = pa.table(arrays)
+            table = arrow_table(cols)
             if self._parquet is None:
                 self._parquet = pq.ParquetWriter(self.path, table.schema, compression="zstd")
             self._parquet.write_table(table.cast(self._parquet.schema))
@@ -293,6 +285,19 @@ class FileWriter:
     def close(self) -> None:
         if self._parquet is not None:
             self._parquet.close()
+
+
+def arrow_table(cols: dict) -> pa.Table:
+    """Numpy columns as an Arrow table: dates as dates, numbers as numbers, the rest as text."""
+    arrays = {}
+    for k, v in cols.items():
+        if v.dtype.kind == "M":
+            arrays[k] = pa.array(v.astype("datetime64[D]"), pa.date32())
+        elif v.dtype.kind in "fiub":
+            arrays[k] = pa.array(v)
+        else:
+            arrays[k] = _text_column(v)
+    return pa.table(arrays)
 
 
 def _text_column(v: np.ndarray) -> pa.Array:

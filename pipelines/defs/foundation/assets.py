@@ -76,20 +76,20 @@ def synthetic_province(context: dg.AssetExecutionContext, paths: PlatformPaths) 
     })
 
 
-@dg.asset(key=["silver", "policy_standards"], group_name="silver_reference", kinds={"delta"},
-          description="政策标准(规则即数据):低保、特困标准,按地区、城乡、年度,注明来源")
-def policy_standards(paths: PlatformPaths) -> dg.MaterializeResult:
-    table = policy.standards_arrow()
-    version = lake.write(lake.table_path(paths.resolved().lake, "silver", "policy_standards"), table)
-    return dg.MaterializeResult(metadata={"rows": table.num_rows, "delta_version": version})
+def _policy_asset(name: str, build, description: str):
+    @dg.asset(key=["silver", name], group_name="silver_reference", kinds={"delta"}, description=description)
+    def _policy(paths: PlatformPaths) -> dg.MaterializeResult:
+        table = build()
+        version = lake.write(lake.table_path(paths.resolved().lake, "silver", name), table)
+        return dg.MaterializeResult(metadata={"rows": table.num_rows, "delta_version": version})
+
+    return _policy
 
 
-@dg.asset(key=["silver", "policy_asset_limits"], group_name="silver_reference", kinds={"delta"},
-          description="财产与收入认定规则(规则即数据),注明来源")
-def policy_asset_limits(paths: PlatformPaths) -> dg.MaterializeResult:
-    table = policy.asset_limits_arrow()
-    version = lake.write(lake.table_path(paths.resolved().lake, "silver", "policy_asset_limits"), table)
-    return dg.MaterializeResult(metadata={"rows": table.num_rows, "delta_version": version})
+policy_standards = _policy_asset("policy_standards", policy.standards_arrow,
+                                 "政策标准(规则即数据):低保、特困标准,按地区、城乡、年度,注明来源")
+policy_asset_limits = _policy_asset("policy_asset_limits", policy.asset_limits_arrow,
+                                    "财产与收入认定规则(规则即数据),注明来源")
 
 
 def _business_mirror_asset(table: str):
