@@ -1,39 +1,72 @@
-"""平台总览: what the platform holds now — lake tables and each department's deliveries."""
+"""总览: the user's jurisdiction in the latest month — recipients, detections, exchange health."""
 
-import json
-
-import pandas as pd
 import streamlit as st
 
-from jiuzhu import settings, status
+from dashboards.staff import auth_state, charts, services, ui
+from jiuzhu import access
 
-cfg = settings.load()
-st.title("平台总览")
-st.caption(f"合成省份:{cfg.scale} 规模,种子 {cfg.seed}(全部为合成数据,不含真实个人信息)")
+user = auth_state.require_page("overview")
+st.title("总览")
+st.caption(f"管辖区域:{user.jurisdiction_name}")
+county_grain = not services.below_county(user.jurisdiction_code)
+if not county_grain:
+    st.info("统计月报和检出名单按县(市、区)汇总,您的管辖区域在县级以下,本页只显示数据交换情况。")
 
-summary_file = cfg.province_dir / "generation.json"
-if summary_file.exists():
-    summary = json.loads(summary_file.read_text("utf-8"))
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("常住人口(合成)", f"{summary['persons']:,}")
-    c2.metric("家庭户", f"{summary['households']:,}")
-    c3.metric("共享单位报送批次", f"{summary['batches']:,}")
-    c4.metric("报送记录", f"{summary['delivered_rows']:,}")
-else:
-    st.info("合成省份尚未生成。请运行 `make demo`。")
+# --- 统计月报 ----------------------------------------------------------------------------------------------
+stats = None
+if county_grain:
+    st.header("救助对象与资金", divider="red")
+    stats = ui.guarded(services.statistics_overview, user)
+if stats is not None:
+    st.caption(f"数据期:{stats.period}(环比对照 {stats.previous_period})。来源:统计月报 gold/statistics/monthly_statistics")
+    t = stats.totals
+    c1, c2, c3 = st.columns(3)
+    c1.metric("在册救助人数", f"{t['recipients']:,}", ui.signed(t["recipients_mom"]), border=True,
+              help="较上月增减")
+    c2.metric("在册救助户数", f"{t['households']:,}", ui.signed(t["households_mom"]), border=True,
+              help="较上月增减")
+    c3.metric("当月救助金额(元)", f"{t['amount_yuan']:,.2f}", ui.signed(t["amount_yuan_mom"], "{:+,.2f}"),
+              border=True, help="较上月增减")
+    st.subheader("按救助类别")
+    ui.table(stats.by_category, key="overview_by_category")
+    if stats.by_region is not None:
+        st.subheader("按下级区划")
+        ui.table(stats.by_region, key="overview_by_region")
+    if not stats.trend.empty:
+        st.altair_chart(charts.trend(stats.trend, "救助人数", "在册救助人数月度走势"), width="stretch")
 
-st.subheader("共享单位报送情况")
-rows = status.inbox_summary(cfg.inbox)
-frame = pd.DataFrame(rows).rename(columns={
-    "name": "共享单位", "department": "代码", "batches": "批次", "records": "记录数", "late": "迟报批次",
-    "resent": "重复报送", "last_period": "最近数据期", "format": "格式", "encoding": "编码",
-})
-st.dataframe(frame, hide_index=True, width="stretch")
+# --- 检出名单 ----------------------------------------------------------------------------------------------
+summary = None
+if county_grain:
+    st.header("检出情况", divider="red")
+    summary = ui.guarded(services.detection_summary, user)
+if summary is not None:
+    st.caption(f"数据期:{summary.period or '—'}。动态复核中核对结论为“不符合”或“需人工复核”的在册家庭。"
+               "来源:检出名单 gold/verification/detection_list")
+    st.metric("检出家庭户数", f"{summary.households:,}")
+    ui.table(summary.by_county, key="overview_detections", empty="本期管辖区域内没有检出家庭。")
 
-st.subheader("数据湖表")
-tables = status.lake_tables(cfg.lake) if cfg.lake.exists() else []
-if tables:
-    st.dataframe(pd.DataFrame(tables).rename(columns={"table": "表", "version": "版本", "rows": "行数"}),
-                 hide_index=True, width="stretch")
-else:
-    st.info("数据湖中还没有表。")
+    if services.may(user, "view_household_report", level=services.DETECTION_LEVEL):
+        with st.expander("查看检出名单明细(个人信息,须说明事由,查询将记入审计日志)"):
+            with st.form("detection_form"):
+                purpose = st.text_input("查询事由", key="detection_purpose",
+                                        placeholder="例如:本月低保动态复核,逐户核实检出家庭")
+                show = st.form_submit_button("查看明细", key="detection_submit")
+            if show:
+                if not purpose.strip():
+                    st.error("查看个人信息须说明事由")
+                else:
+                    rows = ui.guarded(services.detection_rows, user, purpose)
+                    if rows is not None:
+                        st.caption(f"共 {len(rows)} 户。本次查询已记入审计日志。")
+                        ui.table(rows, key="overview_detection_rows", empty="本期管辖区域内没有检出家庭。")
+    else:
+        denial = access.authorize(user, "view_household_report", user.jurisdiction_code, services.DETECTION_LEVEL)
+        st.caption(f"检出名单明细涉及个人信息:{denial.reason_zh}。")
+
+# --- 数据交换 ----------------------------------------------------------------------------------------------
+st.header("数据交换", divider="red")
+health = ui.guarded(services.exchange_health, user)
+if health is not None:
+    st.caption("各共享单位按全省报送,不分区划。来源:交换质量 gold/exchange/exchange_quality")
+    ui.table(health, key="overview_exchange", empty="尚无共享单位报送记录。")

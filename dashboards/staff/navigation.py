@@ -1,0 +1,60 @@
+"""The staff app's pages, who may open each, and the navigation built from that per user.
+
+One decision serves both the menu and the page itself: ``decide`` asks ``jiuzhu.access.authorize``
+for the page's action. The menu only hides what the page would refuse anyway; every page calls
+``auth_state.require_page`` with its own key, so opening a page by URL changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jiuzhu import access, regions
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    key: str
+    file: str  # relative to dashboards/staff/app.py
+    title: str
+    icon: str
+    section: str
+    action: str | None  # None: any signed-in user (reference data, own account)
+    province_wide: bool = False  # the page's data covers the whole province, not one region
+
+    @property
+    def url_path(self) -> str:
+        return self.key
+
+
+LOGIN = PageSpec("login", "views/login.py", "登录", ":material/login:", "", None)
+FORCED_PASSWORD = PageSpec("password", "views/password.py", "修改初始密码", ":material/key:", "", None)
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("overview", "views/overview.py", "总览", ":material/dashboard:", "业务", "view_aggregate"),
+    PageSpec("analysis", "views/analysis.py", "分布分析", ":material/map:", "业务", "view_aggregate"),
+    PageSpec("exchange", "views/exchange.py", "数据交换", ":material/sync_alt:", "数据交换",
+             "view_exchange_status", province_wide=True),
+    PageSpec("dictionary", "views/dictionary.py", "数据字典", ":material/menu_book:", "系统管理", None),
+    PageSpec("regions", "views/regions.py", "行政区划", ":material/account_tree:", "系统管理", None),
+    PageSpec("users", "views/users.py", "用户管理", ":material/group:", "系统管理", "manage_users"),
+    PageSpec("audit", "views/audit.py", "审计日志", ":material/fact_check:", "系统管理", "view_audit"),
+    PageSpec("password", "views/password.py", "修改密码", ":material/key:", "账户", None),
+)
+BY_KEY = {p.key: p for p in PAGES}
+
+
+def decide(user: access.Principal, spec: PageSpec) -> access.Decision:
+    """May ``user`` open the page? The same answer for the menu and for the page itself."""
+    if spec.action is None:
+        if getattr(user, "must_change_password", False) and spec.key != "password":
+            return access.Decision(False, "请先修改初始密码后再进行操作", "PASSWORD_CHANGE_REQUIRED")
+        if not getattr(user, "active", True):
+            return access.Decision(False, "账户已停用", "ACCOUNT_INACTIVE")
+        return access.Decision(True, "允许访问")
+    region = regions.PROVINCE_CODE if spec.province_wide else user.jurisdiction_code
+    return access.authorize(user, spec.action, region)
+
+
+def pages_for(user: access.Principal) -> list[PageSpec]:
+    return [p for p in PAGES if decide(user, p).allowed]

@@ -1,0 +1,50 @@
+"""数据交换: each department's last batch, receipt, freshness and quality; quarantined rows by reason."""
+
+import streamlit as st
+
+from dashboards.staff import auth_state, labels, services, ui
+from exchange import status as exchange_status
+from jiuzhu import departments
+
+DAGSTER_URL = "http://127.0.0.1:3000"
+
+user = auth_state.require_page("exchange")
+st.title("数据交换")
+st.caption("各共享单位的报送、回执、时效与质量。来源:各单位批次台账 bronze/<单位>/_batches 与隔离区 quarantine/<单位>/rejected_rows。")
+st.link_button("打开数据作业调度界面(Dagster)", DAGSTER_URL, icon=":material/open_in_new:",
+               help="重放或补采某月数据、查看资产检查结果;仅限本机访问")
+
+st.header("共享单位报送状态", divider="red")
+status = ui.guarded(services.department_status, user)
+if status is not None:
+    if status["批次数"].sum() == 0:
+        st.info("还没有任何批次入库。请在 Dagster 中开启 inbox_sensor 或运行 `jiuzhu exchange run`。")
+    late = status[status["时效"] != "正常"]
+    attention = status[status["质量"] != "正常"]
+    c1, c2, c3 = st.columns(3)
+    c1.metric("共享单位", len(status))
+    c2.metric("时效异常", len(late), help="逾期未报送下一期数据或尚无数据")
+    c3.metric("质量需关注", len(attention),
+              help=f"累计拒收率超过{exchange_status.QUALITY_WARN_SHARE:.0%}或有整批拒收的批次")
+    ui.table(status.drop(columns=["代码"]), key="exchange_status")
+
+st.header("拒收记录", divider="red")
+slugs = departments.slugs()
+department = st.selectbox("共享单位", slugs, format_func=lambda s: departments.get(s).name, key="exchange_department")
+periods = ui.guarded(services.quarantine_periods, user, department) or []
+period = st.selectbox("数据期", [None] + periods, format_func=lambda p: "全部" if p is None else p,
+                      key=f"exchange_period_{department}")
+rejections = ui.guarded(services.rejected_rows, user, department, period)
+if rejections is None:
+    st.info(f"{labels.department(department)}还没有拒收记录。")
+else:
+    st.caption(f"共 {rejections.total:,} 行被拒收。只显示批次、文件、行号与原因;原始记录含个人信息,不在此显示。")
+    st.subheader("按原因")
+    ui.table(rejections.by_reason, key="exchange_reasons")
+    st.subheader("拒收明细")
+    ui.table(rejections.rows, key="exchange_rejected_rows")
+
+st.header("数据湖表", divider="red")
+tables = ui.guarded(services.lake_tables, user)
+if tables is not None:
+    ui.table(tables, key="exchange_lake_tables", empty="数据湖中还没有表。")
