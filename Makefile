@@ -24,6 +24,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup demo test bench bench-generate bench-province lint clean
 
+# The demo's pseudonyms use a fixed, public key (marked as demo-only); a deployment sets
+# JIUZHU_PSEUDONYM_KEY from its secret store instead.
+demo: export JIUZHU_ALLOW_DEMO_KEY = 1
+
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "需要 Python 3.11 ($(PYTHON))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +52,7 @@ demo: setup
 	$(BIN)/dagster asset materialize -m pipelines.definitions --select 'key:"warehouse/*"' \
 	  --partition-range $(FIRST_MONTH)...$(LAST_MONTH)
 	$(BIN)/dagster job execute -m pipelines.definitions -j publish_gold
+	$(BIN)/jiuzhu users seed-demo
 	$(BIN)/jiuzhu status
 	$(BIN)/jiuzhu exchange status
 ifeq ($(SERVE),1)
