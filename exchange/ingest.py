@@ -12,7 +12,6 @@ Nothing lost, nothing twice:
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import tempfile
 from dataclasses import dataclass, field

@@ -14,7 +14,7 @@ UNIT_ZH = {"yuan": "元", "fen": "分(入库时换算为元)", "wanyuan": "万�
 def elements() -> list[dict]:
     """One row per data element (our field name), with every department that delivers it."""
     out: dict[str, dict] = {}
-    for (dept, version), c in sorted(contracts.all_contracts().items()):
+    for (_dept, version), c in sorted(contracts.all_contracts().items()):
         for f in c.fields:
             e = out.setdefault(f.name, {
                 "element": f.name, "description": f.description, "type": TYPE_ZH[f.type], "pii": PII_ZH[f.pii],

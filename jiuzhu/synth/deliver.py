@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import io
-import json
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -12,7 +12,7 @@ from stdnum.cn import uscc
 
 from jiuzhu.synth import population as pop
 from jiuzhu.synth.simulate import (
-    EMP_FORMAL, EMP_MIGRANT, EMP_PAYROLL, EMP_SELF, NEVER, ST_DIBAO, ST_MARGIN, ST_NONE, ST_TEKUN,
+    EMP_FORMAL, EMP_MIGRANT, EMP_PAYROLL, EMP_SELF, ST_DIBAO, ST_MARGIN, ST_NONE, ST_TEKUN,
     ST_TEMP, Life, month_days,
 )
 
@@ -118,7 +118,7 @@ class CountyFeeds:
         life, c = self.life, self.c
         wage, biz = life.wage[:, m], life.business_income[:, m]
         has_trader = np.zeros(c.n_persons, dtype=bool)
-        for p, mm, kind, _cap in life.businesses:
+        for p, mm, _kind, _cap in life.businesses:
             if mm <= m:
                 has_trader[p] = True
         w_idx = np.flatnonzero(wage >= 5000)

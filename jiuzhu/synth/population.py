@@ -90,7 +90,7 @@ def external_codes() -> list[str]:
     people born elsewhere. Each Sichuan county gets its own code, so IDs never collide between
     counties generated independently."""
     text = (resources.files("stdnum") / "cn" / "loc.dat").read_text("utf-8")
-    codes, prefix2, prefix4 = [], "", ""
+    codes, prefix2 = [], ""
     for line in text.splitlines():
         if not line.strip() or line.startswith("#"):
             continue
@@ -99,7 +99,7 @@ def external_codes() -> list[str]:
         if not line.startswith(" "):
             prefix2 = code
         elif len(code) == 2:
-            prefix4 = prefix2 + code
+            continue  # a prefecture line: its counties follow
         elif len(code) == 4 and "county=" in stripped and "[" not in stripped:
             full = prefix2 + code
             if not full.startswith(("51", "71", "81", "82")):
