@@ -209,8 +209,15 @@ def run(scales: list[str], stages: list[str], repeat: int, out_dir: Path) -> dic
                     row["reference_s"] = round(ref_wall, 2)
                     row["ratio_to_reference"] = round(median / ref_wall, 1)
                 results["stages"].append(row)
+                _write_json(results, out_dir)  # a long run keeps what it measured if stopped later
     _write(results, out_dir)
     return results
+
+
+def _write_json(results: dict, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    key = "-".join(sorted({s["scale"] for s in results["stages"]}))
+    (out_dir / f"benchmarks-{key}.partial.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
 
 
 def _machine() -> dict:
@@ -228,6 +235,7 @@ def _write(results: dict, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     key = "-".join(sorted({s["scale"] for s in results["stages"]}))
     (out_dir / f"benchmarks-{key}.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+    (out_dir / f"benchmarks-{key}.partial.json").unlink(missing_ok=True)
     lines = [
         f"## Run of {results['date']} ({results['machine']['cpus']} cores, "
         f"{results['machine']['memory_mib']:,} MiB, Python {results['machine']['python']})",
