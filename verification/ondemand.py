@@ -60,9 +60,13 @@ def compiled_models(work_dir: Path, lake_root: Path) -> list[dict]:
         if not manifest_path.exists() or max(p.stat().st_mtime for p in sources) > manifest_path.stat().st_mtime:
             env = {**os.environ, "DO_NOT_TRACK": "1", "JIUZHU_WAREHOUSE": str(work_dir / f"{DATABASE}.duckdb"),
                    "JIUZHU_LAKE": str(lake_root)}  # dbt-duckdb's delta plugin opens the sources when compiling
+            # one thread: dbt-duckdb's delta plugin opening sources on two threads once hung in a
+            # futex wait under load; a hang still ends at the timeout rather than blocking a request
             subprocess.run([str(Path(sys.executable).parent / "dbt"), "compile", "--profiles-dir", str(DBT_DIR),
-                            "--target-path", str(target), "--select", "+household_assessment_reasons", "--quiet"],
-                           cwd=DBT_DIR, env=env, check=True, capture_output=True, text=True)
+                            "--target-path", str(target), "--select", "+household_assessment_reasons", "--quiet",
+                            "--threads", "1"],
+                           cwd=DBT_DIR, env=env, check=True, capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=600)
     manifest = json.loads(manifest_path.read_text("utf-8"))
     nodes = manifest["nodes"]
     order: list[str] = []

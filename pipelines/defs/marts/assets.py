@@ -38,7 +38,8 @@ def _ensure_manifest() -> Path:
             return manifest
         env = {**os.environ, "DO_NOT_TRACK": "1", "JIUZHU_LAKE": os.environ.get("JIUZHU_LAKE", "var/lake")}
         subprocess.run([str(Path(sys.executable).parent / "dbt"), "parse", "--profiles-dir", str(DBT_DIR),
-                        "--target-path", str(TARGET), "--quiet"], cwd=DBT_DIR, env=env, check=True)
+                        "--target-path", str(TARGET), "--quiet"], cwd=DBT_DIR, env=env, check=True,
+                       stdin=subprocess.DEVNULL, timeout=600)
         return manifest
 
 
