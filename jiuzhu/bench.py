@@ -167,7 +167,7 @@ _DBT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 def _run_marts(scale: str, run_no: int, ws: Workspace) -> dict:
     """The full dbt build of the marts, against rebuilding one month (the monthly increment)."""
     lake_root = ws.lake(scale)
-    warehouse = ws.root / f"warehouse-{scale}-{run_no}.duckdb"
+    warehouse = ws.root / f"warehouse_{scale}_{run_no}.duckdb"  # the file name is the database name: no dashes
     wall, result = _child(_DBT, str(lake_root), str(warehouse), json.dumps(["build"]), str(_DBT_DIR))
     with __import__("duckdb").connect(str(warehouse), read_only=True) as con:
         last = con.sql("select max(period) from household_profile").fetchall()[0][0]
