@@ -40,20 +40,7 @@ HASHED_FIELDS = (
     "detail",
     "prev_hash",
 )
-EXPORT_COLUMNS = (
-    "seq",
-    "at",
-    "actor",
-    "role",
-    "action",
-    "subject_key",
-    "region_code",
-    "purpose",
-    "outcome",
-    "detail",
-    "prev_hash",
-    "entry_hash",
-)
+EXPORT_COLUMNS = (*HASHED_FIELDS, "entry_hash")
 # Any constant works: it only has to be the same in every process that appends.
 _PG_APPEND_LOCK = 0x6A69757A6875
 # How far back an inserted run of entries is traced to where it was slipped in.
