@@ -77,26 +77,43 @@ def _child(code: str, *args: str) -> tuple[float, dict]:
     return wall, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+_DONE = ".bench-complete"  # written when a kept province or lake was made to the end
+
+
 class Workspace:
-    """Provinces generated once per scale and shared by the stages of one run."""
+    """Provinces and lakes made once per scale and shared by the stages of one run; with a kept
+    work directory (``--workdir``) also by later runs (a medium province costs ~15 min to generate
+    and ~1 h to ingest here), found by the marker written when each was complete."""
 
     def __init__(self, root: Path):
         self.root = root
         self.provinces: dict[str, Path] = {}
         self.lakes: dict[str, Path] = {}
+        for marker in root.glob(f"*/{_DONE}"):
+            kind, scale = marker.read_text("utf-8").split()
+            (self.provinces if kind == "province" else self.lakes)[scale] = (
+                marker.parent if kind == "province" else marker.parent / "lake")
+
+    @staticmethod
+    def mark(path: Path, kind: str, scale: str) -> None:
+        (path / _DONE).write_text(f"{kind} {scale}\n", "utf-8")
 
     def lake(self, scale: str) -> Path:
         """A lake with the province ingested (kept from the ingest stage, or made untimed)."""
         if scale not in self.lakes:
             root = self.root / f"lake-{scale}-kept"
+            shutil.rmtree(root, ignore_errors=True)
             _child(_INGEST, str(self.province(scale) / "inbox"), str(root / "lake"), str(root / "receipts"))
+            self.mark(root, "lake", scale)
             self.lakes[scale] = root / "lake"
         return self.lakes[scale]
 
     def province(self, scale: str) -> Path:
         if scale not in self.provinces:
             out = self.root / f"province-{scale}"
+            shutil.rmtree(out, ignore_errors=True)
             _child(_GENERATE, scale, "20241101", str(out))
+            self.mark(out, "province", scale)
             self.provinces[scale] = out
         return self.provinces[scale]
 
@@ -108,6 +125,7 @@ def _run_generate(scale: str, run_no: int, ws: Workspace, counties: list[str] | 
     wall, result = _child(_GENERATE, *args)
     size = sum(p.stat().st_size for p in (out / "inbox").rglob("*") if p.is_file())
     if run_no == 0 and not counties and scale not in ws.provinces:
+        ws.mark(out, "province", scale)
         ws.provinces[scale] = out  # reused by later stages of this run
     else:
         shutil.rmtree(out, ignore_errors=True)
@@ -133,6 +151,7 @@ def _run_ingest(scale: str, run_no: int, ws: Workspace) -> dict:
     ceiling_wall, ceiling = _child(_READ_ONCE, str(inbox))
     wall, result = _child(_INGEST, str(inbox), str(lake / "lake"), str(lake / "receipts"))
     if run_no == 0 and scale not in ws.lakes:
+        ws.mark(lake, "lake", scale)
         ws.lakes[scale] = lake / "lake"  # the marts stage builds on it
     else:
         shutil.rmtree(lake, ignore_errors=True)
@@ -182,11 +201,13 @@ STAGES = {"generate": _run_generate, "generate-largest-county": _run_largest_cou
           "marts": _run_marts}
 
 
-def run(scales: list[str], stages: list[str], repeat: int, out_dir: Path) -> dict:
+def run(scales: list[str], stages: list[str], repeat: int, out_dir: Path, workdir: Path | None = None) -> dict:
     out_dir = Path(out_dir)
     results = {"date": _dt.date.today().isoformat(), "machine": _machine(), "stages": []}
     with tempfile.TemporaryDirectory(prefix="jiuzhu-bench-") as tmp:
-        ws = Workspace(Path(tmp))
+        root = Path(workdir) if workdir else Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        ws = Workspace(root)
         for stage in stages:
             if stage not in STAGES:
                 raise ValueError(f"unknown stage {stage!r}; known: {sorted(STAGES)}")

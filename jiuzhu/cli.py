@@ -179,11 +179,13 @@ def evaluate_cmd(out: Path | None, month: str | None) -> None:
 @click.option("--stages", default="generate", show_default=True)
 @click.option("--repeat", type=int, default=1, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("docs"), show_default=True)
-def bench(scales: tuple[str, ...], stages: str, repeat: int, out: Path) -> None:
+@click.option("--workdir", type=click.Path(path_type=Path), default=None,
+              help="keep generated provinces and lakes here and reuse them in later runs")
+def bench(scales: tuple[str, ...], stages: str, repeat: int, out: Path, workdir: Path | None) -> None:
     """Measure stages (median, spread, rows per second, peak memory) and write docs/benchmarks.md."""
     from jiuzhu import bench as bench_  # noqa: PLC0415
 
-    results = bench_.run(list(scales), stages.split(","), repeat, out)
+    results = bench_.run(list(scales), stages.split(","), repeat, out, workdir)
     click.echo(json.dumps(results, ensure_ascii=False, indent=2))
 
 

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jiuzhu import access, audit, ids, masking, regions
-from jiuzhu.business.models import VerificationMember, VerificationRequest
-from verification import ondemand
+from jiuzhu.business.models import VerificationMember, VerificationReport, VerificationRequest
+from verification import ondemand, report, signing
 
 AID_ITEMS = {"dibao": "最低生活保障", "tekun": "特困人员救助供养", "margin": "低保边缘家庭认定",
              "temporary": "临时救助", "medical": "医疗救助", "education": "教育救助", "housing": "住房救助"}
@@ -154,3 +154,62 @@ def reject(session: Session, user: access.Principal, request_no: str, reason: st
     request.status, request.rejection_reason, request.updated_at = "rejected", reason, _now(clock)
     session.commit()
     return request
+
+
+def _report_pdf(session: Session, request: VerificationRequest, lake_root: Path, *, report_no: str,
+                issued_at: _dt.datetime, issued_by: str, work_dir: Path | None) -> tuple[bytes, str, dict]:
+    """Assess again at the exact table versions the verification used, and render the signed report."""
+    stored = json.loads(request.result_json or "{}")
+    versions = stored.get("table_versions")
+    if versions is None:
+        raise RequestError("RESULT_MISSING", "申请没有核对结果,不能出具报告")
+    members = _members(session, request)
+    assessed = ondemand.assess(Path(lake_root), [ondemand.Member(m.person_id, m.relation) for m in members],
+                               versions=versions, work_dir=work_dir)
+    content = report.build_content(report_no=report_no, request=request, members=members, assessment=assessed,
+                                   issued_at=issued_at, issued_by=issued_by, as_of=request.as_of)
+    pdf, digest = report.render_pdf(content, signing.load_signer())
+    return pdf, digest, content
+
+
+def issue_report(session: Session, user: access.Principal, request_no: str, lake_root: Path, *,
+                 clock: audit.Clock = audit.utc_now, work_dir: Path | None = None) -> tuple[VerificationReport, bytes]:
+    """出具报告: the reviewed result as a signed PDF, registered with its hashes and table versions."""
+    request = get(session, request_no)
+    _step(session, user, request, "report", f"出具核对申请{request_no}的核对报告", clock)
+    signer = signing.load_signer()  # refuse before anything is written when no key is configured
+    issued_at = _now(clock)
+    report_no = "BG" + request.request_no[2:]
+    pdf, digest, content = _report_pdf(session, request, lake_root, report_no=report_no, issued_at=issued_at,
+                                       issued_by=user.username, work_dir=work_dir)
+    record = VerificationReport(
+        report_no=report_no, request_id=request.id, period=content["period"], as_of=request.as_of,
+        content_sm3=digest, file_sm3=signing.sm3(pdf[:pdf.rfind(signing.MARK)]), key_id=signer.key_id,
+        table_versions_json=json.dumps(content["table_versions"], sort_keys=True), issued_by=user.username,
+        issued_at=issued_at, updated_at=issued_at)
+    session.add(record)
+    request.status, request.updated_at = "reported", issued_at
+    session.commit()
+    return record, pdf
+
+
+def regenerate_report(session: Session, user: access.Principal, report_no: str, lake_root: Path, *,
+                      purpose: str, clock: audit.Clock = audit.utc_now, work_dir: Path | None = None) -> bytes:
+    """The issued report again, from the registered table versions: same content, same hash, same file."""
+    record = session.scalar(select(VerificationReport).where(VerificationReport.report_no == report_no))
+    if record is None:
+        raise RequestError("REPORT_UNKNOWN", f"没有编号为{report_no}的核对报告")
+    request = session.get(VerificationRequest, record.request_id)
+    members = _members(session, request)
+    subject = masking.pseudonym(members[0].person_id) if members else None
+    access.authorize_and_audit(session, user, "view_household_report", request.region_code, subject, purpose=purpose,
+                               detail={"report_no": report_no, "regenerated": True}, clock=clock)
+    pdf, digest, _ = _report_pdf(session, request, lake_root, report_no=report_no, issued_at=record.issued_at,
+                                 issued_by=record.issued_by, work_dir=work_dir)
+    if digest != record.content_sm3:
+        raise RequestError("REPORT_NOT_REPRODUCIBLE", "按登记的数据版本重新生成的报告内容与出具时不一致")
+    return pdf
+
+
+def registered(session: Session, report_no: str) -> VerificationReport | None:
+    return session.scalar(select(VerificationReport).where(VerificationReport.report_no == report_no))

@@ -157,3 +157,58 @@ class VerificationMember(Base):
         UniqueConstraint("request_id", "person_id", name="uq_verification_members_person"),
         Index("ix_verification_members_request", "request_id"),
     )
+
+
+class VerificationReport(Base):
+    """出具的核对报告: the registry a signed PDF is checked against. The content hash covers the
+    report's data, the file hash the PDF as issued; the table versions let it be regenerated."""
+
+    __tablename__ = "verification_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    report_no: Mapped[str] = mapped_column(String(40), nullable=False)
+    request_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    period: Mapped[str] = mapped_column(String(7), nullable=False)  # the assessed month
+    as_of: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    content_sm3: Mapped[str] = mapped_column(String(64), nullable=False)
+    file_sm3: Mapped[str] = mapped_column(String(64), nullable=False)
+    key_id: Mapped[str] = mapped_column(String(16), nullable=False)
+    table_versions_json: Mapped[str] = mapped_column(Text, nullable=False)
+    issued_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("report_no", name="uq_verification_reports_no"),
+        UniqueConstraint("request_id", name="uq_verification_reports_request"),
+        Index("ix_verification_reports_updated_at", "updated_at"),
+    )
+
+
+class ReverificationTask(Base):
+    """动态复核工作队列: a recipient household the batch re-verification found not to meet the
+    conditions, pushed to its county, handled to an outcome within the time limit."""
+
+    __tablename__ = "reverification_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(7), nullable=False)
+    household_no: Mapped[str] = mapped_column(String(32), nullable=False)
+    county_code: Mapped[str] = mapped_column(String(12), nullable=False)  # 12-digit code of the county
+    aid_item: Mapped[str] = mapped_column(String(32), nullable=False)
+    assessment: Mapped[str] = mapped_column(String(16), nullable=False)
+    reasons_json: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    pushed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    handled_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("household_no", "period", name="uq_reverification_tasks_household_period"),
+        CheckConstraint("status IN ('pending', 'in_review', 'confirmed', 'cleared')",
+                        name="ck_reverification_tasks_status"),
+        Index("ix_reverification_tasks_county_status", "county_code", "status"),
+        Index("ix_reverification_tasks_updated_at", "updated_at"),
+    )

@@ -13,12 +13,13 @@ from jiuzhu.business.models import Base
 def test_migrations_build_exactly_the_models(engine):
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-        assert MigrationContext.configure(conn).get_current_revision() == "0002_verification_requests"
+        assert MigrationContext.configure(conn).get_current_revision() == "0003_reports_and_reverification"
 
 
 def test_every_table_carries_updated_at_for_incremental_mirroring(engine):
     tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
-    assert tables == {"users", "audit_log", "verification_requests", "verification_request_members"}
+    assert tables == {"users", "audit_log", "verification_requests", "verification_request_members",
+                      "verification_reports", "reverification_tasks"}
     for table in tables:
         assert "updated_at" in {c["name"] for c in inspect(engine).get_columns(table)}
 
