@@ -323,5 +323,114 @@ def users_passwd(username: str) -> None:
     click.echo("密码已修改")
 
 
+# --- verification: the household report --------------------------------------------------------
+
+def _signed_in(session, username: str, prompt: str):
+    """The account after a password check (refused, in Chinese, when locked, wrong or unchanged)."""
+    from jiuzhu import auth  # noqa: PLC0415
+
+    password = click.prompt(prompt, hide_input=True)
+    result = auth.login(session, username, password)
+    if not result.ok:
+        click.echo(f"{username}:{result.message_zh}")
+        sys.exit(1)
+    if result.must_change_password:
+        click.echo(f"{result.message_zh}:请先运行 jiuzhu users passwd {username}")
+        sys.exit(1)
+    return auth.find_user(session, username)
+
+
+@main.command("verify")
+@click.option("--member", "members", multiple=True, required=True,
+              help="成员身份证号,可带与户主关系代码:ID[:relation],第一位为申请人(默认 02 户主)。")
+@click.option("--item", "aid_item", default="dibao", show_default=True, help="救助事项(dibao、tekun、margin …)。")
+@click.option("--as-of", "as_of", default=None, help="核对时点:YYYY-MM-DD(当日24时,北京时间)或日期时间;默认现在。")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="报告 PDF 的保存路径。")
+@click.option("--user", "username", required=True, help="核对员账户(验证密码)。")
+@click.option("--reviewer", required=True, help="复核员账户:须为另一名核对员(验证密码)。")
+@click.option("--unit", "commissioning_unit", default="命令行委托", show_default=True, help="委托单位。")
+@click.option("--authorisation", "authorisation_ref", required=True, help="核对授权书编号。")
+@click.option("--purpose", default="家庭经济状况核对", show_default=True, help="委托事由。")
+@click.option("--region", default=None, help="申请地区划代码(默认取申请人户籍地)。")
+def verify_cmd(members, aid_item, as_of, out, username, reviewer, commissioning_unit, authorisation_ref, purpose,
+               region) -> None:
+    """Verify a household and write the signed report (居民家庭经济状况核对报告)."""
+    from jiuzhu import access, audit, settings  # noqa: PLC0415
+    from verification import requests as vr  # noqa: PLC0415
+    from verification import service, signing  # noqa: PLC0415
+
+    cfg = settings.load()
+    with _business_session() as session:
+        officer = _signed_in(session, username, f"{username} 的密码")
+        second = _signed_in(session, reviewer, f"复核员 {reviewer} 的密码")
+        try:
+            done = service.verify_household(
+                session, officer, second, cfg.lake, members=[service.parse_member(m) for m in members],
+                aid_item=aid_item, commissioning_unit=commissioning_unit, authorisation_ref=authorisation_ref,
+                purpose=purpose, as_of=service.parse_as_of(as_of), region_code=region)
+        except vr.RequestError as exc:
+            click.echo(f"核对未完成:{exc.message}")
+            sys.exit(1)
+        except access.AccessDenied as exc:
+            click.echo(f"拒绝核对:{exc.message_zh}")
+            sys.exit(1)
+        except (audit.AuditUnavailable, signing.SigningKeyMissing) as exc:
+            click.echo(exc.message_zh)
+            sys.exit(1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(done.pdf)
+    click.echo(f"核对申请 {done.request_no}:{done.assessment}")
+    click.echo(f"报告 {done.report_no} -> {out}")
+    click.echo(f"文档SM3:{done.content_sm3}")
+
+
+@main.group("report")
+def report_group() -> None:
+    """核对报告:核验电子签名、重新生成、签名密钥。"""
+
+
+@report_group.command("verify")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--public-key", "public_keys", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="受信任的出具机构公钥(PEM),可多次指定。")
+def report_verify(files: tuple[Path, ...], public_keys: tuple[Path, ...]) -> None:
+    """Check each report: untouched since it was signed, by a trusted key, and as registered."""
+    from jiuzhu.business import db  # noqa: PLC0415
+    from verification import signing  # noqa: PLC0415
+
+    keys = signing.trusted_keys(list(public_keys))
+    failed = False
+    for path in files:
+        result = signing.verify_pdf(path.read_bytes(), keys)
+        line = f"{path}:{'通过' if result.ok else '不通过'}。{result.message_zh}"
+        url = db.default_url()
+        if result.ok and (not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists()):
+            from verification import requests as vr  # noqa: PLC0415
+
+            with _business_session() as session:
+                record = vr.registered(session, result.report_no)
+            if record is None:
+                line += "(本平台未登记该报告编号)"
+            elif record.file_sm3 != result.file_sm3:
+                result = signing.Verification(False, "与登记的报告文件摘要不一致", result.report_no)
+                line = f"{path}:不通过。与登记的报告文件摘要不一致:可能被替换"
+            else:
+                line += f"(与登记一致,出具于 {record.issued_at.isoformat()})"
+        failed |= not result.ok
+        click.echo(line)
+    sys.exit(1 if failed else 0)
+
+
+@report_group.command("keygen")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="密钥保存目录。")
+def report_keygen(out: Path) -> None:
+    """Make a signing key pair for a verification centre (the private key stays on the server)."""
+    from verification import signing  # noqa: PLC0415
+
+    private, public, kid = signing.generate_key(out)
+    click.echo(f"私钥:{private}(设置 {signing.KEY_ENV} 指向它,勿外传)")
+    click.echo(f"公钥:{public}(交给核验报告的单位)  密钥编号 {kid}")
+
+
 if __name__ == "__main__":
     main()

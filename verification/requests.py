@@ -123,11 +123,13 @@ def verify(session: Session, user: access.Principal, request_no: str, lake_root:
     members = [ondemand.Member(m.person_id, m.relation) for m in _members(session, request)]
     as_of = as_of or _now(clock)
     result = ondemand.assess(Path(lake_root), members, as_of=as_of, work_dir=work_dir)
-    latest = result.profile[-1] if result.profile else None
+    if not result.profile:
+        raise RequestError("NO_DATA", "核对时点的公安户籍数据中没有所列成员,无法核对:请核实身份证号码和核对时点")
+    latest = result.profile[-1]
     request.status, request.verified_by, request.updated_at = "verified", user.username, _now(clock)
     request.as_of = as_of
-    request.assessment = latest["assessment"] if latest else "需人工复核"
-    reasons = [r for r in result.reasons if latest and r["period"] == latest["period"]]
+    request.assessment = latest["assessment"]
+    reasons = [r for r in result.reasons if r["period"] == latest["period"]]
     request.result_json = json.dumps({"profile": latest, "reasons": reasons, "table_versions": result.table_versions},
                                      ensure_ascii=False, default=str)
     session.commit()

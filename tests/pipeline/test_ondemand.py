@@ -1,12 +1,13 @@
 """On-demand assessment of one household equals the batch mart's rows (same definition: the
-compiled dbt models), and members from two prefectures are assessed as one family."""
+compiled dbt models) for every household of the tiny province, served by the index, and for a
+sample read from the lake itself; members from two prefectures are assessed as one family."""
 
 import duckdb
 import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from verification import ondemand
+from verification import ondemand, serving
 
 # one worker builds the tiny lake and marts once (pytest-xdist --dist loadgroup)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_lake")]
@@ -20,6 +21,9 @@ def batch(warehouse):
         profile = pl.from_arrow(con.sql("select * from household_profile").to_arrow_table())
         reasons = pl.from_arrow(con.sql("select * from household_assessment_reasons").to_arrow_table())
     persons = pl.from_arrow(DeltaTable(str(lake_root / "silver" / "persons")).to_pyarrow_table())
+    index = serving.ServingIndex(ondemand.serving_index_path(lake_root))
+    index.refresh(ondemand.indexed_tables(lake_root))
+    index.close()
     return profile, reasons, persons, lake_root
 
 
@@ -33,12 +37,31 @@ def _sample(profile: pl.DataFrame) -> list[str]:
     return out
 
 
-def test_on_demand_assessment_equals_the_batch_mart(batch, tmp_path):
+def test_on_demand_assessment_equals_the_batch_mart_for_every_household(batch, tmp_path):
     profile, reasons, persons, lake_root = batch
-    for household in _sample(profile):
+    households = profile.get_column("household_no").unique().sort().to_list()
+    assert len(households) == persons.get_column("household_no").n_unique()
+    by_household = persons.group_by("household_no").agg("person_id")
+    members_of = dict(zip(by_household.get_column("household_no").to_list(),
+                          by_household.get_column("person_id").to_list(), strict=True))
+    for household in households:
+        result = ondemand.assess(lake_root, [ondemand.Member(p) for p in sorted(members_of[household])],
+                                 work_dir=tmp_path)
+        assert result.source == "serving_index"
+        expected = profile.filter(pl.col("household_no") == household).sort("period").to_dicts()
+        assert result.profile == expected, household
+        expected_reasons = reasons.filter(pl.col("household_no") == household).sort("period", "reason_code").to_dicts()
+        assert result.reasons == expected_reasons, household
+
+
+def test_the_lake_path_gives_the_same_assessment_as_the_batch_mart(batch, tmp_path):
+    """Without the index (or for versions it does not hold) the rows are read from the lake."""
+    profile, reasons, persons, lake_root = batch
+    for household in _sample(profile)[::5]:
         members = [ondemand.Member(p) for p in persons.filter(pl.col("household_no") == household)
                    .get_column("person_id").to_list()]
-        result = ondemand.assess(lake_root, members, work_dir=tmp_path)
+        result = ondemand.assess(lake_root, members, work_dir=tmp_path, use_index=False)
+        assert result.source == "lake"
         expected = profile.filter(pl.col("household_no") == household).sort("period").to_dicts()
         assert result.profile == expected, household
         expected_reasons = reasons.filter(pl.col("household_no") == household).sort("period", "reason_code").to_dicts()
