@@ -22,7 +22,7 @@ export GX_ANALYTICS_ENABLED := false
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test bench bench-generate bench-province lint clean
+.PHONY: system-packages setup demo test bench bench-generate bench-province lint clean
 
 # The demo's pseudonyms use a fixed, public key (marked as demo-only); a deployment sets
 # JIUZHU_PSEUDONYM_KEY from its secret store instead.
@@ -36,7 +36,10 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-setup: $(STAMP)
+system-packages:
+	@bash scripts/system-packages.sh
+
+setup: system-packages $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
 	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
