@@ -55,6 +55,8 @@ demo: setup
 	$(BIN)/dagster asset materialize -m pipelines.definitions --select 'key:"warehouse/*"' \
 	  --partition-range $(FIRST_MONTH)...$(LAST_MONTH)
 	$(BIN)/dagster job execute -m pipelines.definitions -j publish_gold
+	$(BIN)/dagster job execute -m pipelines.definitions -j serving_index
+	$(BIN)/dagster job execute -m pipelines.definitions -j reverification
 	$(BIN)/jiuzhu users seed-demo
 	$(BIN)/jiuzhu status
 	$(BIN)/jiuzhu exchange status

@@ -1,0 +1,100 @@
+"""Verification assets: the serving index refreshed from silver, the monthly re-verification push
+into the counties' work queues (动态复核), and the verification statistics published to gold."""
+
+import dagster as dg
+
+from jiuzhu import lake
+from pipelines.defs.exchange import assets as exchange
+from pipelines.defs.foundation.resources import PlatformPaths
+
+SERVING_KEY = dg.AssetKey(["serving", "household_index"])
+QUEUE_KEY = dg.AssetKey(["business", "reverification_tasks"])
+DETECTION_KEYS = [dg.AssetKey(["gold", "verification", "detection_list"]),
+                  dg.AssetKey(["gold", "verification", "household_assessment_reasons"])]
+
+
+def _silver_keys() -> list[dg.AssetKey]:
+    keys = {exchange.PERSONS_KEY, dg.AssetKey(["silver", "policy_standards"]),
+            dg.AssetKey(["silver", "policy_asset_limits"])}
+    for dept in exchange.departments.all_departments():
+        keys |= {exchange.silver_key(dept), exchange.bronze_key(dept)}  # the batch ledgers live beside bronze
+    return sorted(keys, key=lambda k: k.to_user_string())
+
+
+@dg.asset(key=SERVING_KEY, deps=_silver_keys(), group_name="serving", kinds={"sqlite"},
+          description="核对服务索引:按人员键索引的家庭数据副本(含各 Delta 版本),单户核对毫秒级返回;增量刷新")
+def household_index(paths: PlatformPaths) -> dg.MaterializeResult:
+    from verification import ondemand, serving  # noqa: PLC0415
+
+    cfg = paths.resolved()
+    index = serving.ServingIndex(ondemand.serving_index_path(cfg.lake))
+    try:
+        done = index.refresh(ondemand.indexed_tables(cfg.lake))
+    finally:
+        index.close()
+    moved = {name: f"{a}->{b}" for name, (a, b) in done.items() if a != b}
+    return dg.MaterializeResult(metadata={"tables": len(done), "advanced": dg.MetadataValue.json(moved)})
+
+
+@dg.asset(key=QUEUE_KEY, deps=DETECTION_KEYS, group_name="business", kinds={"sql"},
+          description="动态复核:当月检出名单(不符合、需人工复核的在册家庭)推送至各县工作队列,同一户每月只推送一次")
+def reverification_tasks(paths: PlatformPaths) -> dg.MaterializeResult:
+    from jiuzhu.business import db  # noqa: PLC0415
+    from verification import reverify  # noqa: PLC0415
+
+    cfg = paths.resolved()
+    url = db.default_url()
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    try:
+        with db.session_factory(engine)() as session:
+            result = reverify.push(session, cfg.lake)
+    finally:
+        engine.dispose()
+    return dg.MaterializeResult(metadata={"period": result.period, "detected": result.detected,
+                                          "pushed": result.pushed, "already_queued": result.already_queued,
+                                          "counties": len(result.counties)})
+
+
+@dg.asset(key=["gold", "verification", "verification_statistics"], deps=[QUEUE_KEY], group_name="gold_verification",
+          kinds={"delta"}, description="核对业务统计:按月、县、委托单位、救助事项、状态与结论的申请数、报告数与办理时长")
+def verification_statistics(paths: PlatformPaths) -> dg.MaterializeResult:
+    return _publish_statistics(paths, "verification_statistics")
+
+
+@dg.asset(key=["gold", "verification", "reverification_statistics"], deps=[QUEUE_KEY],
+          group_name="gold_verification", kinds={"delta"},
+          description="动态复核统计:按月、县、结论与办理状态的检出户数及超期户数")
+def reverification_statistics(paths: PlatformPaths) -> dg.MaterializeResult:
+    return _publish_statistics(paths, "reverification_statistics")
+
+
+def _publish_statistics(paths: PlatformPaths, name: str) -> dg.MaterializeResult:
+    import datetime as dt  # noqa: PLC0415
+
+    from jiuzhu.business import db  # noqa: PLC0415
+    from verification import statistics  # noqa: PLC0415
+
+    cfg = paths.resolved()
+    url = db.default_url()
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    try:
+        with db.session_factory(engine)() as session:
+            table = (statistics.requests_table(session) if name == "verification_statistics"
+                     else statistics.queue_table(session, dt.datetime.now(dt.UTC)))
+    finally:
+        engine.dispose()
+    version = lake.write(lake.table_path(cfg.lake, "gold", "verification", name), table)
+    return dg.MaterializeResult(metadata={"rows": table.num_rows, "delta_version": version})
+
+
+REVERIFICATION_JOB = dg.define_asset_job(
+    "reverification", selection=dg.AssetSelection.assets(*DETECTION_KEYS, QUEUE_KEY).downstream()
+    | dg.AssetSelection.assets(*DETECTION_KEYS),
+    description="动态复核:发布当月检出名单与原因,推送各县工作队列,更新核对统计")
+# the 20th: after every department's agreed delivery day (the latest is the 15th) and the marts
+REVERIFICATION_SCHEDULE = dg.ScheduleDefinition(job=REVERIFICATION_JOB, cron_schedule="0 6 20 * *",
+                                                execution_timezone="Asia/Shanghai")
+SERVING_JOB = dg.define_asset_job("serving_index", selection=dg.AssetSelection.assets(SERVING_KEY))
+ASSETS = [household_index, reverification_tasks, verification_statistics, reverification_statistics]
