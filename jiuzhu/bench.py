@@ -371,7 +371,8 @@ def run(scales: list[str], stages: list[str], repeat: int, out_dir: Path, workdi
                     ref_wall = statistics.median(r["reference"]["wall_s"] for r in runs)
                     row["reference"] = runs[0]["reference"]["name"]
                     row["reference_s"] = round(ref_wall, 2)
-                    row["ratio_to_reference"] = round(median / ref_wall, 1)
+                    ratio = median / ref_wall
+                    row["ratio_to_reference"] = round(ratio, 1) if ratio >= 1 else float(f"{ratio:.2g}")
                 results["stages"].append(row)
                 _write_json(results, out_dir)  # a long run keeps what it measured if stopped later
     _write(results, out_dir)

@@ -33,6 +33,8 @@ FORCED_PASSWORD = PageSpec("password", "views/password.py", "修改初始密码"
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("overview", "views/overview.py", "总览", ":material/dashboard:", "业务", "view_aggregate"),
     PageSpec("analysis", "views/analysis.py", "分布分析", ":material/map:", "业务", "view_aggregate"),
+    PageSpec("verification", "views/verification.py", "核对工作台", ":material/fact_check:", "核对",
+             "submit_verification"),
     PageSpec("exchange", "views/exchange.py", "数据交换", ":material/sync_alt:", "数据交换",
              "view_exchange_status", province_wide=True),
     PageSpec("dictionary", "views/dictionary.py", "数据字典", ":material/menu_book:", "系统管理", None),
