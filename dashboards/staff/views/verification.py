@@ -9,6 +9,7 @@ from verification import requests as vr
 from verification import reverify
 
 PDF_KEY = "verification_pdf"
+FLASH_KEY = "verification_flash"
 STEPS = {"submitted": [("receive", "接收申请")], "received": [("verify", "开始核对")],
          "verified": [("review", "复核通过")], "reviewed": [("report", "出具核对报告")]}
 
@@ -27,6 +28,8 @@ st.title("核对工作台")
 st.caption("居民家庭经济状况核对:委托申请 → 接收 → 核对 → 复核(须由另一名核对员)→ 出具报告。"
            "每一步都校验权限并记入审计日志;核对结果与批量检出使用同一套规则。")
 
+if FLASH_KEY in st.session_state:
+    st.success(st.session_state.pop(FLASH_KEY))
 tab_list, tab_new, tab_queue = st.tabs(["核对申请", "新建委托申请", "动态复核工作队列"])
 
 with tab_list:
@@ -97,7 +100,8 @@ with tab_new:
         number, ok = _run(vs.submit, user, commissioning_unit=unit, aid_item=item, purpose=purpose_new,
                           authorisation_ref=ref, region_code=region, members_text=members)
         if ok and number:
-            st.success(f"已提交核对申请 {number}")
+            st.session_state[FLASH_KEY] = f"已提交核对申请 {number}"
+            st.rerun()  # the list above is drawn again with the new request
 
 with tab_queue:
     queue = ui.guarded(vs.queue_frame, user) if services.may(user, "review_verification") else None
