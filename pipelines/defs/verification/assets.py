@@ -1,11 +1,28 @@
 """Verification assets: the serving index refreshed from silver, the monthly re-verification push
 into the counties' work queues (动态复核), and the verification statistics published to gold."""
 
+import contextlib
+
 import dagster as dg
 
 from jiuzhu import lake
 from pipelines.defs.exchange import assets as exchange
 from pipelines.defs.foundation.resources import PlatformPaths
+
+@contextlib.contextmanager
+def _business_session():
+    """A session on the business database (migrated first), its engine disposed afterwards."""
+    from jiuzhu.business import db  # noqa: PLC0415
+
+    url = db.default_url()
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    try:
+        with db.session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
 
 SERVING_KEY = dg.AssetKey(["serving", "household_index"])
 QUEUE_KEY = dg.AssetKey(["business", "reverification_tasks"])
@@ -39,18 +56,10 @@ def household_index(paths: PlatformPaths) -> dg.MaterializeResult:
 @dg.asset(key=QUEUE_KEY, deps=DETECTION_KEYS, group_name="business", kinds={"sql"},
           description="动态复核:当月检出名单(不符合、需人工复核的在册家庭)推送至各县工作队列,同一户每月只推送一次")
 def reverification_tasks(paths: PlatformPaths) -> dg.MaterializeResult:
-    from jiuzhu.business import db  # noqa: PLC0415
     from verification import reverify  # noqa: PLC0415
 
-    cfg = paths.resolved()
-    url = db.default_url()
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    try:
-        with db.session_factory(engine)() as session:
-            result = reverify.push(session, cfg.lake)
-    finally:
-        engine.dispose()
+    with _business_session() as session:
+        result = reverify.push(session, paths.resolved().lake)
     return dg.MaterializeResult(metadata={"period": result.period, "detected": result.detected,
                                           "pushed": result.pushed, "already_queued": result.already_queued,
                                           "counties": len(result.counties)})
@@ -72,19 +81,12 @@ def reverification_statistics(paths: PlatformPaths) -> dg.MaterializeResult:
 def _publish_statistics(paths: PlatformPaths, name: str) -> dg.MaterializeResult:
     import datetime as dt  # noqa: PLC0415
 
-    from jiuzhu.business import db  # noqa: PLC0415
     from verification import statistics  # noqa: PLC0415
 
     cfg = paths.resolved()
-    url = db.default_url()
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    try:
-        with db.session_factory(engine)() as session:
-            table = (statistics.requests_table(session) if name == "verification_statistics"
-                     else statistics.queue_table(session, dt.datetime.now(dt.UTC)))
-    finally:
-        engine.dispose()
+    with _business_session() as session:
+        table = (statistics.requests_table(session) if name == "verification_statistics"
+                 else statistics.queue_table(session, dt.datetime.now(dt.UTC)))
     version = lake.write(lake.table_path(cfg.lake, "gold", "verification", name), table)
     return dg.MaterializeResult(metadata={"rows": table.num_rows, "delta_version": version})
 
