@@ -195,10 +195,25 @@ def rebuild_income_monthly(lake_root: Path) -> int:
         )
     if not parts:
         return 0
-    # the SQL is assembled only from the constant INCOME table above, never from data
-    table = con.sql(" union all ".join(parts) + " order by person_key, period, category").to_arrow_table()
-    lake.write(table_path(lake_root, "income_monthly"), table)
-    return table.num_rows
+    # the SQL is assembled only from the constant INCOME table above, never from data. One month at
+    # a time, streamed into one Delta commit: sorting the whole union at once ran out of memory at
+    # medium scale (18.8 GiB, 5 M persons × 24 months), one month is 1/24 of it.
+    union = " union all ".join(parts)
+    periods = [p for (p,) in con.sql(f"select distinct period from ({union}) order by period").fetchall()]
+    schema = con.sql(f"select * from ({union}) limit 0").to_arrow_table().schema
+    written = 0
+
+    def months():
+        nonlocal written
+        for period in periods:
+            batch = con.sql(f"select * from ({union}) where period = ? order by person_key, category",
+                            params=[period]).to_arrow_table()
+            written += batch.num_rows
+            yield from batch.to_batches(max_chunksize=1_000_000)
+
+    lake.write(table_path(lake_root, "income_monthly"), pa.RecordBatchReader.from_batches(schema, months()),
+               partition_by=["period"])
+    return written
 
 
 def contract_checks(lake_root: Path, contract: contracts.Contract) -> dict[str, dict]:
