@@ -97,6 +97,7 @@ def test_a_report_regenerated_after_later_deliveries_is_the_same_file(session, c
     assert fresh.inputs["persons"].column("alive").to_pylist() == [False] * len(members)
 
 
+@pytest.mark.parametrize("business_url", ["sqlite"], indirect=True)  # the lifecycle runs on both elsewhere
 def test_a_byte_changed_anywhere_makes_the_report_fail_verification(session, clock, lake, persons, monkeypatch,
                                                                     tmp_path):
     members = _family(persons)
@@ -124,6 +125,7 @@ def test_a_byte_changed_anywhere_makes_the_report_fail_verification(session, clo
     assert failed.exit_code == 1 and "不通过" in failed.output
 
 
+@pytest.mark.parametrize("business_url", ["sqlite"], indirect=True)  # the lifecycle runs on both elsewhere
 def test_the_pdf_is_a_chinese_document_with_embedded_fonts_and_every_category(session, clock, lake, persons,
                                                                                monkeypatch, tmp_path):
     if not shutil.which("pdftotext") or not shutil.which("pdffonts"):
@@ -148,6 +150,7 @@ def test_the_pdf_is_a_chinese_document_with_embedded_fonts_and_every_category(se
     assert record.content_sm3 in squeezed  # the document hash is printed
 
 
+@pytest.mark.parametrize("business_url", ["sqlite"], indirect=True)  # the lifecycle runs on both elsewhere
 def test_a_family_registered_in_two_prefectures_gets_one_complete_report(session, clock, lake, persons,
                                                                          monkeypatch):
     heads = persons.filter(pl.col("alive") & (pl.col("relation") == "02"))
