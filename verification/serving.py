@@ -5,7 +5,8 @@ and ~250 ms per feed at 10 M rows with sorted files (shared PERFORMANCE.md); a S
 person key answers in ~1.5 ms. The index is a copy of the silver person-keyed tables, the policy
 tables and the batch ledgers, refreshed incrementally from their Delta logs:
 
-- every data file a Delta commit adds is copied once, its rows tagged with the file;
+- every data file a Delta commit adds is read once; each distinct row is stored once and linked to
+  the files that hold it (a merge that rewrites a file adds links, not copies);
 - a file's life (the version that added it, the version that removed it) is kept, so the rows of
   any version ``v`` are those of the files alive at ``v`` — time travel without the lake;
 - each version's commit time and schema are kept, so "as of a date" resolves to the same versions
@@ -19,6 +20,7 @@ goes on from there. Readers use their own connections (WAL) while a refresh runs
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import urllib.parse
@@ -143,6 +145,7 @@ class ServingIndex:
         actions = pa.table(dt.get_add_actions(flatten=False)).to_pylist()
         with self.con:
             self.con.execute(f"DROP TABLE IF EXISTS {_ident('t_' + name)}")
+            self.con.execute(f"DROP TABLE IF EXISTS {_ident('l_' + name)}")
             self.con.execute("DELETE FROM files WHERE table_name = ?", [name])
             self.con.execute("DELETE FROM versions WHERE table_name = ?", [name])
             self.con.execute("UPDATE tables SET columns_json = '[]' WHERE name = ?", [name])
@@ -164,16 +167,26 @@ class ServingIndex:
         return json.loads(self.con.execute("SELECT columns_json FROM tables WHERE name = ?", [name]).fetchone()[0])
 
     def _ensure_columns(self, name: str, schema: pa.Schema, keyed: bool, partitions: list[str]) -> None:
-        """The SQLite table holds the union of every version's columns (schema evolution adds)."""
+        """The SQLite table holds the union of every version's columns (schema evolution adds).
+
+        Each distinct row is stored once (``t_<name>``, found again by its hash); which files hold
+        it, and where, is ``l_<name>``: a merge that rewrites a file costs a link per row, not a copy
+        (copies made the index of the small province 1.8 GiB)."""
         have = self._columns(name)
         table = _ident("t_" + name)
         if not have:
             cols = ", ".join(f"{_ident(f.name)} {_sql_type(f.type)}" for f in schema)
-            self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} (_file_id INTEGER NOT NULL, {cols})")
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} (_row_id INTEGER PRIMARY KEY, "
+                             f"_row_hash BLOB NOT NULL, {cols})")
+            self.con.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {_ident('h_' + name)} ON {table} (_row_hash)")
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {_ident('l_' + name)} (_row_id INTEGER NOT NULL, "
+                             "_file_id INTEGER NOT NULL, _pos INTEGER NOT NULL, PRIMARY KEY (_row_id, _file_id, _pos))"
+                             " WITHOUT ROWID")
             if keyed:
-                self.con.execute(f"CREATE INDEX IF NOT EXISTS {_ident('k_' + name)} ON {table} (person_key, _file_id)")
+                self.con.execute(f"CREATE INDEX IF NOT EXISTS {_ident('k_' + name)} ON {table} (person_key)")
             else:
-                self.con.execute(f"CREATE INDEX IF NOT EXISTS {_ident('f_' + name)} ON {table} (_file_id)")
+                self.con.execute(f"CREATE INDEX IF NOT EXISTS {_ident('f_' + name)} ON {_ident('l_' + name)} "
+                                 "(_file_id, _pos)")
             have = list(schema.names)
         for f in schema:
             if f.name not in have:
@@ -199,10 +212,18 @@ class ServingIndex:
                 arrays.append(arr.cast(_STORAGE.get(arr.type, arr.type)).to_pylist())
             else:
                 arrays.append([None] * data.num_rows)
-        placeholders = ", ".join("?" * (len(columns) + 1))
-        target = f"{_ident('t_' + name)} (_file_id, {', '.join(_ident(c) for c in columns)})"
-        self.con.executemany(f"INSERT INTO {target} VALUES ({placeholders})",
-                             zip([file_id] * data.num_rows, *arrays, strict=True))
+        rows = list(zip(*arrays, strict=True)) if arrays else []
+        names = ", ".join(_ident(c) for c in columns)
+        self.con.execute("DROP TABLE IF EXISTS temp.stage")
+        self.con.execute(f"CREATE TEMP TABLE stage (_row_hash BLOB, _pos INTEGER, {names})")
+        self.con.executemany(f"INSERT INTO temp.stage VALUES ({', '.join('?' * (len(columns) + 2))})",
+                             ((_row_hash(r), pos, *r) for pos, r in enumerate(rows)))
+        self.con.execute(f"INSERT OR IGNORE INTO {_ident('t_' + name)} (_row_hash, {names}) "
+                         f"SELECT _row_hash, {names} FROM temp.stage ORDER BY _pos")
+        self.con.execute(f"INSERT INTO {_ident('l_' + name)} (_row_id, _file_id, _pos) "
+                         f"SELECT t._row_id, ?, s._pos FROM temp.stage s JOIN {_ident('t_' + name)} t "
+                         "ON t._row_hash = s._row_hash", [file_id])
+        self.con.execute("DROP TABLE temp.stage")
 
     # --- look-ups -----------------------------------------------------------------------------------
 
@@ -228,22 +249,29 @@ class ServingIndex:
         return self._schemas[key]
 
     def rows(self, name: str, version: int, keys: Iterable[int] | None = None) -> pa.Table:
-        """The rows of ``name`` at ``version`` (only those of ``keys`` for a person-keyed table)."""
+        """The rows of ``name`` at ``version`` (only those of ``keys`` for a person-keyed table), in
+        the order of the files and of the rows in them, as the lake gives them."""
         schema = self.schema(name, version)
         cols = ", ".join("r." + _ident(f.name) for f in schema)
-        sql = (f"SELECT {cols} FROM {_ident('t_' + name)} r JOIN files f ON f.file_id = r._file_id "
+        sql = (f"SELECT {cols} FROM {_ident('t_' + name)} r JOIN {_ident('l_' + name)} l ON l._row_id = r._row_id "
+               "JOIN files f ON f.file_id = l._file_id "
                "WHERE f.added_version <= ? AND (f.removed_version IS NULL OR f.removed_version > ?)")
         params: list = [version, version]
         if keys is not None:
             keys = list(keys)
             sql += f" AND r.person_key IN ({', '.join('?' * len(keys))})"
             params += keys
-        sql += " ORDER BY r._file_id, r.rowid"
+        sql += " ORDER BY l._file_id, l._pos"
         found = self.con.execute(sql, params).fetchall()
         columns = list(zip(*found, strict=True)) if found else [[] for _ in schema]
         arrays = [pa.array(values, _STORAGE.get(f.type, f.type)).cast(f.type) for f, values in zip(schema, columns,
                                                                                                     strict=True)]
         return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _row_hash(row: tuple) -> bytes:
+    """128 bits of BLAKE2b over the row's values: collisions are out of reach at province scale."""
+    return hashlib.blake2b(repr(row).encode("utf-8"), digest_size=16).digest()
 
 
 def _check_protocol(name: str, protocol: dict) -> None:
