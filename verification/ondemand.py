@@ -328,6 +328,16 @@ def resolve_versions(lake_root: Path, as_of: _dt.datetime | None, *, use_index: 
     return {name: source.version_at(name, as_of_ms) for name in tables}
 
 
+def rows_at(lake_root: Path, name: str, version: int, keys: list[int] | None) -> pa.Table:
+    """One table's rows at ``version`` (of ``keys``), from the index when it holds the version."""
+    index = _open_index(lake_root)
+    if index is not None:
+        source = IndexSource(index, lake_root)
+        if source.covers({name: version}):
+            return source.rows(name, version, keys)
+    return LakeSource(lake_root).rows(name, version, keys)
+
+
 def assess(lake_root: Path, members: list[Member], *, as_of: _dt.datetime | None = None,
            versions: dict[str, int | None] | None = None, work_dir: Path | None = None,
            months: list[str] | None = None, use_index: bool = True) -> Assessment:

@@ -49,11 +49,7 @@ def applicant_region(lake_root: Path, person_id: str, as_of: _dt.datetime | None
     versions = ondemand.resolve_versions(lake_root, as_of)
     if versions.get("persons") is None:
         return None
-    index = ondemand._open_index(lake_root)
-    source = ondemand.IndexSource(index, lake_root) if index is not None else ondemand.LakeSource(lake_root)
-    if isinstance(source, ondemand.IndexSource) and not source.covers({"persons": versions["persons"]}):
-        source = ondemand.LakeSource(lake_root)
-    rows = source.rows("persons", versions["persons"], [ids.to_key(number)]).to_pylist()
+    rows = ondemand.rows_at(lake_root, "persons", versions["persons"], [ids.to_key(number)]).to_pylist()
     return rows[0]["region_code"] if rows else None
 
 
