@@ -160,16 +160,21 @@ def _run_ingest(scale: str, run_no: int, ws: Workspace) -> dict:
                           "rows": ceiling["rows"]}}
 
 
-_DBT = """
+_POLICY = """
+from jiuzhu import lake, policy, regions
+def ensure_policy(lake_root):
+    silver = lake_root / "silver"
+    if not lake.exists(silver / "regions"):
+        lake.write(silver / "regions", regions.to_arrow())
+        lake.write(silver / "policy_standards", policy.standards_arrow())
+        lake.write(silver / "policy_asset_limits", policy.asset_limits_arrow())
+"""
+
+_DBT = _POLICY + """
 import json, os, resource, subprocess, sys
 from pathlib import Path
-from jiuzhu import lake, policy, regions
 lake_root, warehouse, args = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
-silver = lake_root / "silver"
-if not lake.exists(silver / "regions"):
-    lake.write(silver / "regions", regions.to_arrow())
-    lake.write(silver / "policy_standards", policy.standards_arrow())
-    lake.write(silver / "policy_asset_limits", policy.asset_limits_arrow())
+ensure_policy(lake_root)
 env = {**os.environ, "JIUZHU_LAKE": str(lake_root), "JIUZHU_WAREHOUSE": warehouse, "DO_NOT_TRACK": "1"}
 dbt = str(Path(sys.executable).parent / "dbt")
 proc = subprocess.run([dbt, *args, "--profiles-dir", ".", "--target-path", warehouse + ".target",
@@ -197,15 +202,6 @@ def _run_marts(scale: str, run_no: int, ws: Workspace) -> dict:
             "reference": {"name": "one month rebuilt (incremental)", "wall_s": inc_wall, "rows": 0}}
 
 
-_POLICY = """
-from jiuzhu import lake, policy, regions
-def ensure_policy(lake_root):
-    silver = lake_root / "silver"
-    if not lake.exists(silver / "regions"):
-        lake.write(silver / "regions", regions.to_arrow())
-        lake.write(silver / "policy_standards", policy.standards_arrow())
-        lake.write(silver / "policy_asset_limits", policy.asset_limits_arrow())
-"""
 
 # On-demand verification: the serving index refreshed from silver, then one household at a time
 # (p50/p95 over N random households, after one warm-up), against the lake path (no index) on a
@@ -261,7 +257,7 @@ print(json.dumps({"n": len(lat), "p50_s": statistics.median(lat), "p95_s": q[18]
 def _run_verify(scale: str, run_no: int, ws: Workspace) -> dict:
     households = int(os.environ.get("JIUZHU_BENCH_HOUSEHOLDS", "1000"))  # the smoke test asks for a few
     lake_root = ws.lake(scale)
-    wall, r = _child(_VERIFY, str(lake_root), str(households), str(ws.root / f"ondemand-{scale}"))
+    _, r = _child(_VERIFY, str(lake_root), str(households), str(ws.root / f"ondemand-{scale}"))
     detail = {"households": r["n"], "p50_ms": round(r["p50_s"] * 1000, 1), "p95_ms": round(r["p95_s"] * 1000, 1),
               "max_ms": round(r["max_s"] * 1000, 1), "lake_path_p50_ms": round(r["lake_p50_s"] * 1000, 1),
               "pdf_render_p50_s": round(r["pdf_p50_s"], 2), "pdf_render_max_s": round(r["pdf_max_s"], 2),

@@ -365,7 +365,7 @@ def verify_cmd(members, aid_item, as_of, out, username, reviewer, commissioning_
         second = _signed_in(session, reviewer, f"复核员 {reviewer} 的密码")
         try:
             done = service.verify_household(
-                session, officer, second, cfg.lake, members=[service.parse_member(m) for m in members],
+                session, officer, second, cfg.lake, members=service.parse_members(list(members)),
                 aid_item=aid_item, commissioning_unit=commissioning_unit, authorisation_ref=authorisation_ref,
                 purpose=purpose, as_of=service.parse_as_of(as_of), region_code=region)
         except vr.RequestError as exc:

@@ -115,26 +115,6 @@ def _tables_cached(lake_root: Path) -> dict[str, tuple[Path, bool]]:
     return cached[1]
 
 
-def _latest_commit(path: Path) -> int:
-    return max((int(e.name[:-5]) for e in os.scandir(Path(path, "_delta_log"))
-                if e.name.endswith(".json") and e.name[:-5].isdigit()), default=-1)
-
-
-def commit_times(path: Path) -> dict[int, int]:
-    """Each Delta version's commit time in ms (commitInfo, as the index keeps it)."""
-    out = {}
-    for p in Path(path, "_delta_log").glob("*.json"):
-        if not p.stem.isdigit():
-            continue
-        ms = None
-        for line in p.read_text("utf-8").splitlines():
-            if '"commitInfo"' in line:
-                ms = json.loads(line)["commitInfo"].get("timestamp")
-                break
-        out[int(p.stem)] = ms if ms is not None else int(p.stat().st_mtime * 1000)
-    return out
-
-
 class LakeSource:
     """Rows read from the Delta tables themselves (time travel); slow, complete."""
 
@@ -145,7 +125,7 @@ class LakeSource:
         path = self.tables[name][0]
         if as_of_ms is None:
             return DeltaTable(str(path)).version()
-        times = commit_times(path)
+        times = serving.commit_times(path)
         found = [v for v, ms in times.items() if ms <= as_of_ms]
         return max(found) if found else None
 
@@ -165,7 +145,7 @@ class IndexSource:
     def version_at(self, name: str, as_of_ms: int | None) -> int | None:
         """From the index, unless the lake has commits the index has not seen yet (a refresh is
         behind): then from the lake's own log, and the rows come from the lake too."""
-        if _latest_commit(self.tables[name][0]) > self.covered[name][1]:
+        if serving.commit_versions(self.tables[name][0])[-1] > self.covered[name][1]:
             return self._lake.version_at(name, as_of_ms)
         if as_of_ms is None:
             return self.covered[name][1]
@@ -315,27 +295,30 @@ def _open_index(lake_root: Path) -> serving.ServingIndex | None:
 _INDEXES: dict[str, serving.ServingIndex] = {}
 
 
+def _source(lake_root: Path, versions: dict[str, int | None] | None, *, use_index: bool = True
+            ) -> LakeSource | IndexSource:
+    """The index when it holds every table (at ``versions``, when given), else the lake."""
+    index = _open_index(lake_root) if use_index else None
+    if index is not None:
+        candidate = IndexSource(index, lake_root)
+        wanted = versions if versions is not None else {n: None for n in _tables_cached(lake_root)}
+        if candidate.covers(wanted):
+            return candidate
+    return LakeSource(lake_root)
+
+
 def resolve_versions(lake_root: Path, as_of: _dt.datetime | None, *, use_index: bool = True
                      ) -> dict[str, int | None]:
     """The version of every table the assessment reads, as it stood at ``as_of`` (the latest
     version committed at or before it; None where the table did not exist yet)."""
     as_of_ms = None if as_of is None else int(as_of.timestamp() * 1000)
-    index = _open_index(lake_root) if use_index else None
-    source = IndexSource(index, lake_root) if index is not None else LakeSource(lake_root)
-    tables = _tables_cached(lake_root)
-    if isinstance(source, IndexSource) and not all(n in source.covered for n in tables):
-        source = LakeSource(lake_root)
-    return {name: source.version_at(name, as_of_ms) for name in tables}
+    source = _source(lake_root, None, use_index=use_index)
+    return {name: source.version_at(name, as_of_ms) for name in _tables_cached(lake_root)}
 
 
 def rows_at(lake_root: Path, name: str, version: int, keys: list[int] | None) -> pa.Table:
     """One table's rows at ``version`` (of ``keys``), from the index when it holds the version."""
-    index = _open_index(lake_root)
-    if index is not None:
-        source = IndexSource(index, lake_root)
-        if source.covers({name: version}):
-            return source.rows(name, version, keys)
-    return LakeSource(lake_root).rows(name, version, keys)
+    return _source(lake_root, {name: version}).rows(name, version, keys)
 
 
 def assess(lake_root: Path, members: list[Member], *, as_of: _dt.datetime | None = None,
@@ -349,12 +332,7 @@ def assess(lake_root: Path, members: list[Member], *, as_of: _dt.datetime | None
     tables = _tables_cached(lake_root)
     if versions is None:
         versions = resolve_versions(lake_root, as_of, use_index=use_index)
-    index = _open_index(lake_root) if use_index else None
-    source: LakeSource | IndexSource = LakeSource(lake_root)
-    if index is not None:
-        candidate = IndexSource(index, lake_root)
-        if candidate.covers({n: versions.get(n) for n in tables}):
-            source = candidate
+    source = _source(lake_root, {n: versions.get(n) for n in tables}, use_index=use_index)
     engine = _engine(work_dir, lake_root, tables)
     sources: dict[str, pa.Table] = {}
     for name in sorted(tables):

@@ -22,10 +22,10 @@ import pyarrow as pa
 import segno
 
 from jiuzhu import departments, masking, regions
+from jiuzhu.supervision import BEIJING
 from schemas import contracts
 from verification import signing
 
-BEIJING = _dt.timezone(_dt.timedelta(hours=8))
 TEMPLATES = Path(__file__).with_name("templates")
 AID_ITEMS_ZH = {"dibao": "最低生活保障", "tekun": "特困人员救助供养", "margin": "低保边缘家庭认定",
                 "temporary": "临时救助", "medical": "医疗救助", "education": "教育救助", "housing": "住房救助"}
@@ -94,22 +94,19 @@ def _labels(department: str) -> dict[str, tuple[str, dict | None, str | None]]:
         label = f.description.split("(")[0].split("(")[0].strip() or f.name
         # silver holds every amount in yuan, whatever unit the department delivered in
         unit = "元" if f.unit in ("fen", "yuan", "wanyuan") else ("平方米" if f.name == "area_m2" else None)
-        out[f.name] = (label, f.codes, unit)
+        out[f.name] = (label, {str(k): v for k, v in f.codes.items()} if f.codes else None, unit)
     return out
 
 
 def _department_of(table: str) -> str | None:
-    for d in departments.all_departments():
-        if d.entity == table or table.startswith(d.entity):
-            return d.slug
-    return None
+    return next((d.slug for d in departments.all_departments() if d.entity == table), None)
 
 
 def _cell(column: str, value, codes: dict | None, tree) -> str:
     if value is None:
         return "—"
-    if codes and str(value) in {str(k) for k in codes}:
-        return {str(k): v for k, v in codes.items()}[str(value)]
+    if codes and str(value) in codes:
+        return codes[str(value)]
     if column == "account_no":
         return masking.mask_account(str(value)) or "—"
     if column == "region_code":
@@ -184,7 +181,7 @@ def build_content(*, report_no: str, request, members: list, assessment, issued_
     for group, table, title, window, columns in SECTIONS:
         data = inputs.get(table)
         rows = [r for r in (data.to_pylist() if data is not None else []) if _in_window(r, window, period)]
-        department = (rows[0]["_department"] if rows and rows[0].get("_department") else _department_of(table))
+        department = _department_of(table)
         if department is None:
             continue
         labels = _labels(department)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from jiuzhu import access, audit, ids, masking, regions
 from jiuzhu.business.models import VerificationMember, VerificationReport, VerificationRequest
+from jiuzhu.supervision import BEIJING
 from verification import ondemand, report, signing
 
 AID_ITEMS = {"dibao": "最低生活保障", "tekun": "特困人员救助供养", "margin": "低保边缘家庭认定",
@@ -81,7 +82,7 @@ def submit(session: Session, user: access.Principal, *, commissioning_unit: str,
     access.authorize_and_audit(session, user, "submit_verification", region12, subject, purpose=purpose,
                                detail={"aid_item": aid_item, "members": len(normalised)}, clock=clock)
     now = _now(clock)
-    day = now.astimezone(_dt.timezone(_dt.timedelta(hours=8))).strftime("%Y%m%d")
+    day = now.astimezone(BEIJING).strftime("%Y%m%d")
     count = session.scalar(select(func.count()).select_from(VerificationRequest)) or 0
     request = VerificationRequest(
         request_no=f"HD{day}{count + 1:06d}", commissioning_unit=commissioning_unit, aid_item=aid_item,
@@ -158,8 +159,9 @@ def reject(session: Session, user: access.Principal, request_no: str, reason: st
     return request
 
 
-def _report_pdf(session: Session, request: VerificationRequest, lake_root: Path, *, report_no: str,
-                issued_at: _dt.datetime, issued_by: str, work_dir: Path | None) -> tuple[bytes, str, dict]:
+def _report_pdf(session: Session, request: VerificationRequest, lake_root: Path, signer: signing.Signer, *,
+                report_no: str, issued_at: _dt.datetime, issued_by: str,
+                work_dir: Path | None) -> tuple[bytes, str, dict]:
     """Assess again at the exact table versions the verification used, and render the signed report."""
     stored = json.loads(request.result_json or "{}")
     versions = stored.get("table_versions")
@@ -170,7 +172,7 @@ def _report_pdf(session: Session, request: VerificationRequest, lake_root: Path,
                                versions=versions, work_dir=work_dir)
     content = report.build_content(report_no=report_no, request=request, members=members, assessment=assessed,
                                    issued_at=issued_at, issued_by=issued_by, as_of=request.as_of)
-    pdf, digest = report.render_pdf(content, signing.load_signer())
+    pdf, digest = report.render_pdf(content, signer)
     return pdf, digest, content
 
 
@@ -182,11 +184,11 @@ def issue_report(session: Session, user: access.Principal, request_no: str, lake
     signer = signing.load_signer()  # refuse before anything is written when no key is configured
     issued_at = _now(clock)
     report_no = "BG" + request.request_no[2:]
-    pdf, digest, content = _report_pdf(session, request, lake_root, report_no=report_no, issued_at=issued_at,
-                                       issued_by=user.username, work_dir=work_dir)
+    pdf, digest, content = _report_pdf(session, request, lake_root, signer, report_no=report_no,
+                                       issued_at=issued_at, issued_by=user.username, work_dir=work_dir)
     record = VerificationReport(
         report_no=report_no, request_id=request.id, period=content["period"], as_of=request.as_of,
-        content_sm3=digest, file_sm3=signing.sm3(pdf[:pdf.rfind(signing.MARK)]), key_id=signer.key_id,
+        content_sm3=digest, file_sm3=signing.signed_digest(pdf), key_id=signer.key_id,
         table_versions_json=json.dumps(content["table_versions"], sort_keys=True), issued_by=user.username,
         issued_at=issued_at, updated_at=issued_at)
     session.add(record)
@@ -206,8 +208,8 @@ def regenerate_report(session: Session, user: access.Principal, report_no: str, 
     subject = masking.pseudonym(members[0].person_id) if members else None
     access.authorize_and_audit(session, user, "view_household_report", request.region_code, subject, purpose=purpose,
                                detail={"report_no": report_no, "regenerated": True}, clock=clock)
-    pdf, digest, _ = _report_pdf(session, request, lake_root, report_no=report_no, issued_at=record.issued_at,
-                                 issued_by=record.issued_by, work_dir=work_dir)
+    pdf, digest, _ = _report_pdf(session, request, lake_root, signing.load_signer(), report_no=report_no,
+                                 issued_at=record.issued_at, issued_by=record.issued_by, work_dir=work_dir)
     if digest != record.content_sm3:
         raise RequestError("REPORT_NOT_REPRODUCIBLE", "按登记的数据版本重新生成的报告内容与出具时不一致")
     return pdf

@@ -14,10 +14,9 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from jiuzhu import access, audit, ids
+from jiuzhu.supervision import BEIJING
 from verification import ondemand
 from verification import requests as vr
-
-BEIJING = _dt.timezone(_dt.timedelta(hours=8))
 
 
 def parse_as_of(text: str | None) -> _dt.datetime | None:
@@ -34,13 +33,19 @@ def parse_as_of(text: str | None) -> _dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
 
 
-def parse_member(text: str) -> vr.MemberInput:
-    """``ID`` or ``ID:relation`` (GB/T 4761 code, 02 户主 by default for the first member)."""
-    number, _, relation = text.partition(":")
-    relation = relation or ""
-    if relation and not (relation.isdigit() and len(relation) == 2):
-        raise vr.RequestError("RELATION_INVALID", f"与户主关系应为两位代码(GB/T 4761),而不是“{relation}”")
-    return vr.MemberInput(number.strip(), relation)
+def parse_members(entries: list[str]) -> list[vr.MemberInput]:
+    """Members as typed: ``ID``, ``ID:relation`` or ``ID relation`` (GB/T 4761 code); the first is
+    the applicant (02 户主 unless stated), every other member must state a relation."""
+    out = []
+    for i, entry in enumerate(e for e in entries if e.strip()):
+        number, *rest = entry.replace(":", " ").replace(",", " ").replace(",", " ").split()
+        relation = rest[0] if rest else ("02" if i == 0 else "")
+        if not relation:
+            raise vr.RequestError("RELATION_MISSING", f"第{i + 1}位成员缺少与户主关系代码(如 10 配偶、20 子)")
+        if not (relation.isdigit() and len(relation) == 2):
+            raise vr.RequestError("RELATION_INVALID", f"与户主关系应为两位代码(GB/T 4761),而不是“{relation}”")
+        out.append(vr.MemberInput(number, relation))
+    return out
 
 
 def applicant_region(lake_root: Path, person_id: str, as_of: _dt.datetime | None) -> str | None:
@@ -68,10 +73,6 @@ def verify_household(session: Session, officer: access.Principal, reviewer: acce
                      clock: audit.Clock = audit.utc_now, work_dir: Path | None = None) -> Outcome:
     if not members:
         raise vr.RequestError("MEMBERS_MISSING", "核对申请须列明家庭成员")
-    members = [m if m.relation or i else vr.MemberInput(m.person_id, "02", m.region_code)
-               for i, m in enumerate(members)]
-    if any(not m.relation for m in members):
-        raise vr.RequestError("RELATION_MISSING", "除申请人外,每位成员须写明与户主关系(如 ID:10 表示配偶)")
     try:
         region = region_code or applicant_region(lake_root, members[0].person_id, as_of)
     except ids.InvalidId as exc:

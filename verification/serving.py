@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import urllib.parse
 from collections.abc import Iterable
@@ -95,7 +96,7 @@ class ServingIndex:
         row = self.con.execute("SELECT indexed_version FROM tables WHERE name = ?", [name]).fetchone()
         before = row[0] if row else None
         log = path / "_delta_log"
-        commits = sorted(int(p.stem) for p in log.glob("*.json") if p.stem.isdigit())
+        commits = commit_versions(path)
         if not commits:
             raise ServingIndexError(f"{name}: Delta 日志中没有提交记录")
         latest = commits[-1]
@@ -110,7 +111,6 @@ class ServingIndex:
         for version in range(start, latest + 1):
             actions = [json.loads(line) for line in (log / f"{version:020d}.json").read_text("utf-8").splitlines()
                        if line.strip()]
-            committed_ms = None
             with self.con:  # one transaction per Delta version
                 for action in actions:
                     if "protocol" in action:
@@ -119,12 +119,9 @@ class ServingIndex:
                         schema_string = action["metaData"]["schemaString"]
                         partitions = action["metaData"].get("partitionColumns") or []
                         self._ensure_columns(name, _arrow_schema(schema_string), keyed, partitions)
-                    elif "commitInfo" in action:
-                        committed_ms = action["commitInfo"].get("timestamp")
                 if schema_string is None:
                     raise ServingIndexError(f"{name}: 版本{version}之前没有表结构(metaData)")
-                if committed_ms is None:
-                    committed_ms = int((log / f"{version:020d}.json").stat().st_mtime * 1000)
+                committed_ms = _commit_ms(actions, log / f"{version:020d}.json")
                 for action in actions:
                     if "remove" in action:
                         self.con.execute("UPDATE files SET removed_version = ? WHERE table_name = ? AND path = ? "
@@ -272,6 +269,31 @@ class ServingIndex:
 def _row_hash(row: tuple) -> bytes:
     """128 bits of BLAKE2b over the row's values: collisions are out of reach at province scale."""
     return hashlib.blake2b(repr(row).encode("utf-8"), digest_size=16).digest()
+
+
+def commit_versions(path: Path) -> list[int]:
+    """The versions whose JSON commit is in the table's Delta log, in order."""
+    return sorted(int(e.name[:-5]) for e in os.scandir(Path(path, "_delta_log"))
+                  if e.name.endswith(".json") and e.name[:-5].isdigit())
+
+
+def _commit_ms(actions: list[dict], commit_file: Path) -> int:
+    """A commit's time: its commitInfo timestamp, else the commit file's modification time."""
+    for action in actions:
+        if "commitInfo" in action and action["commitInfo"].get("timestamp") is not None:
+            return action["commitInfo"]["timestamp"]
+    return int(commit_file.stat().st_mtime * 1000)
+
+
+def commit_times(path: Path) -> dict[int, int]:
+    """Each version's commit time in ms, as the index keeps it (used where the lake is read)."""
+    log = Path(path, "_delta_log")
+    out = {}
+    for version in commit_versions(path):
+        commit_file = log / f"{version:020d}.json"
+        actions = [json.loads(line) for line in commit_file.read_text("utf-8").splitlines() if '"commitInfo"' in line]
+        out[version] = _commit_ms(actions, commit_file)
+    return out
 
 
 def _check_protocol(name: str, protocol: dict) -> None:

@@ -137,6 +137,12 @@ def sign_pdf(pdf: bytes, report_no: str, signer: Signer) -> bytes:
     return pdf + MARK + line.encode("ascii")
 
 
+def signed_digest(data: bytes) -> str:
+    """The SM3 of the signed part of a report: every byte before the signature line."""
+    at = data.rfind(MARK)
+    return sm3(data if at < 0 else data[:at])
+
+
 @dataclass(frozen=True)
 class Verification:
     ok: bool

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections import Counter
+from statistics import median
 
 import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jiuzhu.business.models import ReverificationTask, VerificationReport, VerificationRequest
-
-BEIJING = _dt.timezone(_dt.timedelta(hours=8))
+from jiuzhu.supervision import BEIJING
 
 REQUEST_SCHEMA = pa.schema([
     ("month", pa.string()), ("county_code", pa.string()), ("commissioning_unit", pa.string()),
@@ -28,12 +28,8 @@ QUEUE_SCHEMA = pa.schema([
 ])
 
 
-def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+def _median_or_none(values: list[float]) -> float | None:
+    return median(values) if values else None
 
 
 def requests_table(session: Session) -> pa.Table:
@@ -46,7 +42,7 @@ def requests_table(session: Session) -> pa.Table:
         groups.setdefault(key, []).append(hours)
     rows = [{"month": k[0], "county_code": k[1], "commissioning_unit": k[2], "aid_item": k[3], "status": k[4],
              "assessment": k[5] or None, "requests": len(v), "reports": sum(h is not None for h in v),
-             "median_hours_to_report": _median([h for h in v if h is not None])}
+             "median_hours_to_report": _median_or_none([h for h in v if h is not None])}
             for k, v in sorted(groups.items())]
     return pa.Table.from_pylist(rows, schema=REQUEST_SCHEMA)
 

@@ -15,9 +15,9 @@ import streamlit as st
 from sqlalchemy import select
 
 from dashboards.staff.runtime import business_session, china_time, now
-from jiuzhu import access, masking, regions, settings
+from jiuzhu import access, masking, regions, settings, sqlguard
 from jiuzhu.business.models import VerificationMember, VerificationReport, VerificationRequest
-from verification import report, reverify
+from verification import report, reverify, service
 from verification import requests as vr
 
 VIEWED_KEY = "_verification_viewed"
@@ -48,8 +48,9 @@ def requests_frame(user: access.Principal) -> pd.DataFrame:
         raise access.AccessDenied(decision)
     tree = regions.load()
     with business_session() as db:
-        found = [r for r in db.scalars(select(VerificationRequest).order_by(VerificationRequest.id.desc()))
-                 if regions.contains(user.jurisdiction_code, r.region_code)][:LIST_LIMIT]
+        prefix = sqlguard.jurisdiction_prefix(user.jurisdiction_code)  # regions are stored as 12 digits
+        found = db.scalars(select(VerificationRequest).where(VerificationRequest.region_code.like(prefix + "%"))
+                           .order_by(VerificationRequest.id.desc()).limit(LIST_LIMIT))
         rows = [{"申请编号": r.request_no, "状态": vr.STATUS_ZH[r.status], "救助事项": vr.AID_ITEMS.get(r.aid_item, r.aid_item),
                  "委托单位": r.commissioning_unit, "申请地": tree.full_name(r.region_code) if r.region_code in tree else r.region_code,
                  "核对结论": r.assessment or "", "提交时间": china_time(r.created_at, seconds=False)} for r in found]
@@ -87,24 +88,12 @@ def request_view(user: access.Principal, request_no: str, purpose: str) -> Reque
             report_no=recorded.report_no if recorded else None, rejection_reason=request.rejection_reason)
 
 
-def parse_members(text: str) -> list[vr.MemberInput]:
-    """One member a line: the ID, then the relation code (GB/T 4761); the first line is the applicant."""
-    out = []
-    for i, line in enumerate(l for l in text.splitlines() if l.strip()):
-        parts = line.replace(",", " ").replace(",", " ").split()
-        relation = parts[1] if len(parts) > 1 else ("02" if i == 0 else "")
-        if not relation:
-            raise vr.RequestError("RELATION_MISSING", f"第{i + 1}行缺少与户主关系代码(如 10 配偶、20 子)")
-        out.append(vr.MemberInput(parts[0], relation))
-    return out
-
-
 def submit(user: access.Principal, *, commissioning_unit: str, aid_item: str, purpose: str, authorisation_ref: str,
            region_code: str, members_text: str) -> str:
     with business_session() as db:
         request = vr.submit(db, user, commissioning_unit=commissioning_unit, aid_item=aid_item, purpose=purpose,
                             authorisation_ref=authorisation_ref, region_code=region_code,
-                            members=parse_members(members_text), clock=now)
+                            members=service.parse_members(members_text.splitlines()), clock=now)
         return request.request_no
 
 

@@ -5,9 +5,10 @@ import contextlib
 
 import dagster as dg
 
-from jiuzhu import lake
+from jiuzhu import departments, lake
 from pipelines.defs.exchange import assets as exchange
 from pipelines.defs.foundation.resources import PlatformPaths
+
 
 @contextlib.contextmanager
 def _business_session():
@@ -33,7 +34,7 @@ DETECTION_KEYS = [dg.AssetKey(["gold", "verification", "detection_list"]),
 def _silver_keys() -> list[dg.AssetKey]:
     keys = {exchange.PERSONS_KEY, dg.AssetKey(["silver", "policy_standards"]),
             dg.AssetKey(["silver", "policy_asset_limits"])}
-    for dept in exchange.departments.all_departments():
+    for dept in departments.all_departments():
         keys |= {exchange.silver_key(dept), exchange.bronze_key(dept)}  # the batch ledgers live beside bronze
     return sorted(keys, key=lambda k: k.to_user_string())
 
