@@ -22,11 +22,15 @@ def table_path(lake: Path, zone: str, *parts: str) -> Path:
 
 
 def write(path: Path, data: pa.Table, *, mode: str = "overwrite", partition_by: list[str] | None = None,
-          description: str | None = None) -> int:
-    """Write an Arrow table as a Delta table; return the new table version."""
+          description: str | None = None, predicate: str | None = None) -> int:
+    """Write an Arrow table as a Delta table; return the new table version. With ``predicate``
+    (an overwrite of the existing table), only the rows it matches are replaced (one month)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_deltalake(str(path), data, mode=mode, partition_by=partition_by,
-                    description=description, schema_mode="overwrite" if mode == "overwrite" else None)
+    if predicate is not None and exists(path):
+        write_deltalake(str(path), data, mode="overwrite", predicate=predicate, description=description)
+    else:
+        write_deltalake(str(path), data, mode=mode, partition_by=partition_by,
+                        description=description, schema_mode="overwrite" if mode == "overwrite" else None)
     return DeltaTable(str(path)).version()
 
 
