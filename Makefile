@@ -57,6 +57,9 @@ demo: setup
 	$(BIN)/dagster job execute -m pipelines.definitions -j publish_gold
 	$(BIN)/dagster job execute -m pipelines.definitions -j serving_index
 	$(BIN)/dagster job execute -m pipelines.definitions -j reverification
+	$(BIN)/dagster job execute -m pipelines.definitions -j monitoring_training
+	$(BIN)/dagster asset materialize -m pipelines.definitions --partition $(LAST_MONTH) \
+	  --select 'key:"gold/monitoring/risk_scores" or key:"business/monitoring_warnings"'
 	$(BIN)/jiuzhu users seed-demo
 	$(BIN)/jiuzhu status
 	$(BIN)/jiuzhu exchange status

@@ -63,6 +63,7 @@ ACTIONS = {
     "accept_application": Action("受理救助申请", True),
     "submit_verification": Action("提交核对申请", True),
     "review_verification": Action("复核核对结果", True),
+    "handle_warning": Action("处理监测预警", True),
     "approve_assistance": Action("审批救助", True),
     "export_personal": Action("导出个人明细", True),
     "view_aggregate": Action("查看统计分析", False),
@@ -87,6 +88,7 @@ MATRIX: dict[str, frozenset[str]] = {
             "view_household_report",
             "submit_verification",
             "review_verification",
+            "handle_warning",
             "export_personal",
             "view_aggregate",
         }
@@ -98,6 +100,7 @@ MATRIX: dict[str, frozenset[str]] = {
             "view_household_report",
             "accept_application",
             "submit_verification",
+            "handle_warning",
             "view_aggregate",
         }
     ),

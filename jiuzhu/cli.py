@@ -432,5 +432,79 @@ def report_keygen(out: Path) -> None:
     click.echo(f"公钥:{public}(交给核验报告的单位)  密钥编号 {kid}")
 
 
+# --- monitoring: the risk model ------------------------------------------------------------------
+
+@main.group("model")
+def model_group() -> None:
+    """低收入人口动态监测风险模型:训练、评估、评分。"""
+
+
+def _write_model_report(meta: dict, out: Path) -> None:
+    from models import training  # noqa: PLC0415
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "risk-model.md").write_text(training.model_card(meta), "utf-8")
+    summary = {k: v for k, v in meta.items() if k != "feature_profile"}
+    (out / "risk-model.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", "utf-8")
+
+
+@model_group.command("train")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the model report here (docs/models).")
+def model_train(seed: int, out: Path | None) -> None:
+    """Train on the gold features and the province's ground truth; register the model."""
+    from jiuzhu import settings  # noqa: PLC0415
+    from models import risk, training  # noqa: PLC0415
+
+    cfg = settings.load()
+    trained, meta = training.train_and_evaluate(cfg.lake, cfg.province_dir, seed=seed)
+    folder = risk.save(cfg.home, trained, training.model_card(meta))
+    click.echo(f"模型已登记:{folder}")
+    click.echo(training.comparison_markdown(trained.metadata))
+    click.echo(training.verdict(trained.metadata))
+    if out:
+        _write_model_report(trained.metadata, out)
+
+
+@model_group.command("evaluate")
+@click.option("--version", default=None, help="Registry version (default: the current model).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the model report here (docs/models).")
+def model_evaluate(version: str | None, out: Path | None) -> None:
+    """Judge a registered model again on its held-out months."""
+    from jiuzhu import settings  # noqa: PLC0415
+    from models import risk, training  # noqa: PLC0415
+
+    cfg = settings.load()
+    trained = risk.load(cfg.home, version)
+    meta = training.reevaluate(trained, cfg.lake, cfg.province_dir)
+    click.echo(training.comparison_markdown(meta))
+    click.echo(training.verdict(meta))
+    if out:
+        _write_model_report(meta, out)
+
+
+@model_group.command("score")
+@click.option("--period", default=None, help="Month to score (YYYY-MM); default the latest in the features mart.")
+@click.option("--push/--no-push", default=False, show_default=True, help="Push the warnings to the townships' queues.")
+def model_score(period: str | None, push: bool) -> None:
+    """Score a month's monitored households (gold monitoring/risk_scores); optionally push warnings."""
+    from jiuzhu import settings  # noqa: PLC0415
+    from models import scoring, warning_queue  # noqa: PLC0415
+
+    cfg = settings.load()
+    period = period or scoring.latest_period(cfg.lake)
+    if period is None:
+        raise click.ClickException("没有监测指标数据(gold/monitoring/monitoring_features),请先运行 marts 作业")
+    result = scoring.score_period(cfg.lake, cfg.home, period)
+    click.echo(f"{period}:评分{result.households:,}户({result.persons:,}人),候选预警{result.candidates:,}户,"
+               f"用时{result.seconds:.1f}秒,模型版本{result.model_version}")
+    if result.drifted:
+        click.echo("特征分布漂移(PSI>0.25):" + "、".join(f"{k}={v}" for k, v in result.drifted.items()))
+    if push:
+        with _business_session() as session:
+            pushed = warning_queue.push(session, cfg.lake, period)
+        click.echo(f"已推送{pushed.pushed:,}条预警至{pushed.townships:,}个乡镇(30天内已推送且未升级的{pushed.suppressed:,}户未重复推送)")
+
+
 if __name__ == "__main__":
     main()

@@ -33,6 +33,7 @@ from models import indicators
 # (column of monitoring_features, what a township officer reads)
 FEATURES: tuple[tuple[str, str], ...] = (
     ("income_ratio", "人均收入与低保标准之比"),
+    ("fell_below_standard", "收入跌破低保标准"),
     ("income_drop_share", "家庭收入三个月降幅"),
     ("wage_drop_share", "工资收入降幅"),
     ("income_per_capita_yuan", "人均月收入(元)"),
@@ -56,7 +57,6 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("on_temporary", "领取临时救助"),
     ("monitored_target", "防返贫监测对象"),
     ("rural", "农村家庭"),
-    ("standard_yuan", "当地低保标准(元)"),
 )
 FEATURE_NAMES = [name for name, _ in FEATURES]
 FEATURE_ZH = dict(FEATURES)

@@ -18,7 +18,9 @@ import polars as pl
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
+from jiuzhu import regions
 from models import indicators, risk
+from schemas import contracts
 
 SCORES = {"model": "风险模型", "index": "加权风险指数", "rules": "规则预警"}
 MIN_GROUP_POSITIVES = 30
@@ -82,15 +84,29 @@ def ethnic_group(frame: pl.DataFrame, top: int = 4) -> pl.Series:
                                                                   return_dtype=pl.Utf8)
 
 
+def group_name(dim: str, code: str) -> str:
+    if dim == "prefecture":
+        try:
+            return f"{regions.load().get(code).name} ({code})"
+        except KeyError:
+            return code
+    names = next((f.codes for f in contracts.latest("gongan").fields if f.name == "ethnicity"), None) or {}
+    return f"{names[code]} ({code})" if code in names else code
+
+
 def _fairness(test: pl.DataFrame, y: np.ndarray, selected: dict[str, np.ndarray]) -> dict:
     out = {}
+    months = max(test["period"].n_unique(), 1)
     for dim, groups in (("prefecture", test["prefecture_code"]), ("ethnicity", ethnic_group(test))):
         rows = []
         labels = groups.to_numpy()
+        townships = test.select(g=groups, t="township_code").group_by("g").agg(pl.col("t").n_unique())
+        per_township = dict(zip(townships["g"].to_list(), townships["t"].to_list(), strict=True))
         for g in sorted(set(labels)):
             mask = labels == g
             positives = int((y[mask] == 1).sum())
-            row = {"group": g, "households": int(mask.sum()), "positives": positives}
+            row = {"group": g, "name": group_name(dim, g), "households": int(mask.sum()), "positives": positives,
+                   "households_per_township": round(int(mask.sum()) / months / per_township[g], 1)}
             for name, sel in selected.items():
                 row[f"recall_{name}"] = round(float((sel[mask] & (y[mask] == 1)).sum() / positives), 4) \
                     if positives else None
@@ -104,16 +120,14 @@ def _fairness(test: pl.DataFrame, y: np.ndarray, selected: dict[str, np.ndarray]
     return out
 
 
-def train_and_evaluate(lake_root: Path, province_dir: Path, config: indicators.Config | None = None, *,
-                       seed: int = 0, test_months: int = 4) -> tuple[risk.Trained, dict]:
-    config = config or indicators.load()
-    started = time.perf_counter()
-    data = dataset(lake_root, province_dir, config)
+def split(data: pl.DataFrame, config: indicators.Config, test_months: int = 4
+          ) -> tuple[pl.DataFrame, pl.DataFrame, list[str], list[str]]:
     train_p, test_p = risk.time_split(data["period"].unique().to_list(), config.horizon_months, test_months)
-    train = data.filter(pl.col("period").is_in(train_p))
-    test = data.filter(pl.col("period").is_in(test_p))
-    pipeline = risk.fit(train, seed=seed)
-    fit_s = time.perf_counter() - started
+    return data.filter(pl.col("period").is_in(train_p)), data.filter(pl.col("period").is_in(test_p)), train_p, test_p
+
+
+def evaluate(pipeline, train: pl.DataFrame, test: pl.DataFrame, config: indicators.Config) -> dict:
+    """The model, the weighted index and the rules on the held-out months, side by side."""
     y, y_train = test["label"].to_numpy(), train["label"].to_numpy()
     k = config.visit_budget_per_township
     prob = risk.predict(pipeline, test)
@@ -126,22 +140,42 @@ def train_and_evaluate(lake_root: Path, province_dir: Path, config: indicators.C
         "index": _metrics(y, index, _platt(index_train, y_train, index), selected["index"]),
         "rules": _metrics(y, rules, _platt(rules_train, y_train, rules), selected["rules"]),
     }
-    x_train = risk.matrix(train)
-    profile = risk.feature_profile(x_train)
+    return {"metrics": metrics, "calibration": _calibration(y, prob), "fairness": _fairness(test, y, selected),
+            "rows": {"train": train.height, "test": test.height},
+            "positive_rate": {"train": round(float(y_train.mean()), 4), "test": round(float(y.mean()), 4)},
+            "townships": int(test["township_code"].n_unique())}
+
+
+def train_and_evaluate(lake_root: Path, province_dir: Path, config: indicators.Config | None = None, *,
+                       seed: int = 0, test_months: int = 4) -> tuple[risk.Trained, dict]:
+    config = config or indicators.load()
+    data = dataset(lake_root, province_dir, config)
+    train, test, train_p, test_p = split(data, config, test_months)
+    started = time.perf_counter()
+    pipeline = risk.fit(train, seed=seed)
+    fit_s = time.perf_counter() - started
     metadata = {
         "model": risk.MODEL_NAME, "estimator": "HistGradientBoostingClassifier",
         "trained_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "seed": seed,
         "indicator_config_version": config.version, "horizon_months": config.horizon_months,
-        "visit_budget_per_township": k, "features": risk.FEATURE_NAMES,
+        "visit_budget_per_township": config.visit_budget_per_township, "features": risk.FEATURE_NAMES,
         "train_window": [train_p[0], train_p[-1]], "test_window": [test_p[0], test_p[-1]],
-        "rows": {"train": train.height, "test": test.height},
-        "positive_rate": {"train": round(float(y_train.mean()), 4), "test": round(float(y.mean()), 4)},
-        "townships": int(test["township_code"].n_unique()),
-        "metrics": metrics, "calibration": _calibration(y, prob),
-        "fairness": _fairness(test, y, selected), "feature_profile": profile,
+        **evaluate(pipeline, train, test, config),
+        "feature_profile": risk.feature_profile(risk.matrix(train)),
         "iterations": int(pipeline[-1].n_iter_), "fit_seconds": round(fit_s, 1),
     }
     return risk.Trained(pipeline, metadata), metadata
+
+
+def reevaluate(trained: risk.Trained, lake_root: Path, province_dir: Path,
+               config: indicators.Config | None = None) -> dict:
+    """Judge a registered model again on its own held-out months, against today's lake."""
+    config = config or indicators.load()
+    data = dataset(lake_root, province_dir, config)
+    meta = trained.metadata
+    train = data.filter(pl.col("period").is_between(*meta["train_window"]))
+    test = data.filter(pl.col("period").is_between(*meta["test_window"]))
+    return {**meta, **evaluate(trained.pipeline, train, test, config)}
 
 
 def _pct(v: float) -> str:
@@ -174,11 +208,12 @@ def _fairness_md(meta: dict) -> str:
         out.append(f"**{names[dim]}** — recall at the budget; groups with fewer than {block['min_positives']} "
                    f"positives are listed but not judged. Gap (max − min): model "
                    f"{block['gap']['model']}, index {block['gap']['index']}, rules {block['gap']['rules']}.\n")
-        out.append("| group | households | positives | model | index | rules |")
-        out.append("|---|---|---|---|---|---|")
+        out.append("| group | household-months | positives | monitored households per township | model | index | rules |")
+        out.append("|---|---|---|---|---|---|---|")
         for r in block["groups"]:
             cells = [("—" if r[f"recall_{n}"] is None else _pct(r[f"recall_{n}"])) for n in SCORES]
-            out.append(f"| {r['group']} | {r['households']:,} | {r['positives']:,} | " + " | ".join(cells) + " |")
+            out.append(f"| {r['name']} | {r['households']:,} | {r['positives']:,} | {r['households_per_township']} | "
+                       + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
 

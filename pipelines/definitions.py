@@ -9,6 +9,7 @@ from pipelines.defs.exchange.sensors import inbox_sensor
 from pipelines.defs.foundation import assets as foundation
 from pipelines.defs.foundation.resources import PlatformPaths
 from pipelines.defs.marts import assets as marts
+from pipelines.defs.monitoring import assets as monitoring
 from pipelines.defs.verification import assets as verification
 
 # Cross-cutting policy lives here only: transient failures (a locked file, a slow disk) are
@@ -19,11 +20,12 @@ defs = dg.Definitions(
     assets=[foundation.regions_table, foundation.synthetic_province, foundation.policy_standards,
             foundation.policy_asset_limits, *foundation.BUSINESS_MIRRORS,
             *exchange.INGEST_ASSETS, *exchange.SILVER_ASSETS, *exchange.DERIVED_ASSETS,
-            marts.dbt_models, *marts.PUBLISH_ASSETS, *verification.ASSETS],
+            marts.dbt_models, *marts.PUBLISH_ASSETS, *verification.ASSETS,
+            *monitoring.ASSETS],
     asset_checks=[foundation.regions_are_complete],
     resources={"paths": PlatformPaths(), "dbt": marts.DBT_RESOURCE},
     sensors=[inbox_sensor],
-    schedules=[verification.REVERIFICATION_SCHEDULE],
+    schedules=[verification.REVERIFICATION_SCHEDULE, *monitoring.SCHEDULES],
     jobs=[
         dg.define_asset_job("foundation", selection=dg.AssetSelection.groups("silver_reference", "synthetic"),
                             op_retry_policy=RETRY),
@@ -31,6 +33,7 @@ defs = dg.Definitions(
                             op_retry_policy=RETRY),
         verification.REVERIFICATION_JOB,
         verification.SERVING_JOB,
+        *monitoring.JOBS,
         dg.define_asset_job("publish_gold", selection=dg.AssetSelection.assets(*marts.PUBLISH_ASSETS),
                             op_retry_policy=RETRY),
     ],

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     Index,
     Integer,
     String,
@@ -211,4 +212,44 @@ class ReverificationTask(Base):
                         name="ck_reverification_tasks_status"),
         Index("ix_reverification_tasks_county_status", "county_code", "status"),
         Index("ix_reverification_tasks_updated_at", "updated_at"),
+    )
+
+
+class MonitoringWarning(Base):
+    """监测预警: a household the monitoring (rules and risk model) warns about, pushed to its
+    township's queue, visited and then referred for determination or dismissed with a reason."""
+
+    __tablename__ = "monitoring_warnings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(7), nullable=False)
+    household_no: Mapped[str] = mapped_column(String(32), nullable=False)
+    township_code: Mapped[str] = mapped_column(String(12), nullable=False)  # 12 digits
+    county_code: Mapped[str] = mapped_column(String(12), nullable=False)  # 12 digits
+    source: Mapped[str] = mapped_column(String(16), nullable=False)  # rule, model, rule+model
+    severity: Mapped[str] = mapped_column(String(8), nullable=False)  # low, medium, high
+    probability: Mapped[float | None] = mapped_column(Float, nullable=True)
+    risk_index: Mapped[float] = mapped_column(Float, nullable=False)
+    reasons_json: Mapped[str] = mapped_column(Text, nullable=False)
+    factors_json: Mapped[str] = mapped_column(Text, nullable=False)
+    resources_json: Mapped[str] = mapped_column(Text, nullable=False)
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    config_version: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    pushed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    visited_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    handled_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    visit_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("household_no", "period", name="uq_monitoring_warnings_household_period"),
+        CheckConstraint("status IN ('pending', 'visited', 'referred', 'dismissed')",
+                        name="ck_monitoring_warnings_status"),
+        CheckConstraint("severity IN ('low', 'medium', 'high')", name="ck_monitoring_warnings_severity"),
+        Index("ix_monitoring_warnings_township_status", "township_code", "status"),
+        Index("ix_monitoring_warnings_household", "household_no", "pushed_at"),
+        Index("ix_monitoring_warnings_updated_at", "updated_at"),
     )

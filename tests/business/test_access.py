@@ -39,6 +39,7 @@ EXPECTED = {
     "accept_application":       ".  Y  .  .  .  .  .  .  .  .",
     "submit_verification":      "Y  Y  .  .  .  .  .  .  .  .",
     "review_verification":      "Y  .  .  .  .  .  .  .  .  .",
+    "handle_warning":           "Y  Y  .  .  .  .  .  .  .  .",
     "approve_assistance":       ".  .  Y  .  .  .  .  .  .  .",
     "export_personal":          "Y  .  Y  .  .  .  .  .  .  .",
     "view_aggregate":           "Y  Y  Y  Y  Y  Y  Y  .  .  .",

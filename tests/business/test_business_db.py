@@ -13,7 +13,7 @@ from jiuzhu.business.models import Base
 def test_migrations_build_exactly_the_models(engine):
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-        assert MigrationContext.configure(conn).get_current_revision() == "0003_reports_and_reverification"
+        assert MigrationContext.configure(conn).get_current_revision() == "0004_monitoring_warnings"
 
 
 def test_every_table_carries_updated_at_for_incremental_mirroring(engine):

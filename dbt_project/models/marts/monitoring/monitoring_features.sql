@@ -74,6 +74,8 @@ monitored as (
 windowed as (
     select pr.*,
            lag(pr.counted_income_yuan, 3) over (partition by pr.household_no order by pr.period) as income_3m_before,
+           lag(pr.income_per_capita_yuan / pr.standard_yuan, 3) over (partition by pr.household_no order by pr.period)
+               as income_ratio_3m_before,
            avg(pr.wage_yuan) over (partition by pr.household_no order by pr.period
                                    rows between 3 preceding and 1 preceding) as wage_before_yuan,
            sum(pr.medical_out_of_pocket_yuan) over (partition by pr.household_no order by pr.period
@@ -88,6 +90,8 @@ select
     hm.working_age_members, hm.elderly_members, hm.child_members, w.severely_disabled_members,
     w.counted_income_yuan, w.income_per_capita_yuan, w.standard_yuan,
     round(w.income_per_capita_yuan / w.standard_yuan, 4) as income_ratio,
+    case when w.income_ratio_3m_before >= 1 and w.income_per_capita_yuan < w.standard_yuan then 1 else 0 end
+        as fell_below_standard,
     case when w.income_3m_before > 0
          then round(greatest(w.income_3m_before - w.counted_income_yuan, 0) / w.income_3m_before, 4)
          else 0 end as income_drop_share,
