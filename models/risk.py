@@ -111,11 +111,11 @@ def labels(province_dir: Path, horizon: int) -> pl.DataFrame:
     truth = pl.read_parquet(str(Path(province_dir) / "truth" / "household_months" / "*.parquet"),
                             columns=["household_no", "month", "hardship"])
     truth = truth.with_columns(m=pl.col("month").map_elements(month_index, return_dtype=pl.Int64))
-    last = int(truth["m"].max())
+    first, last = int(truth["m"].min()), int(truth["m"].max())
     ahead = pl.concat([truth.select("household_no", (pl.col("m") - h).alias("m"), "hardship")
                        for h in range(1, horizon + 1)])
     out = (ahead.group_by("household_no", "m").agg(label=pl.col("hardship").max().cast(pl.Int8))
-           .filter(pl.col("m") + horizon <= last))
+           .filter((pl.col("m") >= first) & (pl.col("m") + horizon <= last)))
     return out.with_columns(period=pl.col("m").map_elements(period_of, return_dtype=pl.Utf8)).drop("m")
 
 
