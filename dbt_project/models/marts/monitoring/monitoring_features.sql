@@ -4,7 +4,9 @@
 -- (a death, a certificate or a claim dated later never reaches an earlier month), so the same row
 -- serves training, evaluation and the monthly scoring. Three-month windows count rows, i.e. months
 -- delivered for the household. Verification zone: keys identify households.
-{% set window_start = previous_period("'" ~ var('from_period') ~ "'", 3) %}
+{#- three months before the first month built (the whole history when building from the start) -#}
+{% set window_start = "'0000-00'" if var('from_period') == '0000-00'
+                      else previous_period("'" ~ var('from_period') ~ "'", 3) %}
 with profile as (
     select * from {{ ref('household_profile') }} where period >= {{ window_start }}
 ),
