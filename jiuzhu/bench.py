@@ -334,8 +334,68 @@ def _run_reverify(scale: str, run_no: int, ws: Workspace) -> dict:
                           "wall_s": r["one_by_one_s"], "rows": r["households"]}}
 
 
+# Monitoring: the features mart built for the last months (dbt, untimed), a risk model trained on an
+# earlier month's labels from the truth (untimed), then the month scored as the monthly asset does —
+# indicators, model probabilities, ranking, explanations of the candidates, the gold write — against
+# the model's bare predict_proba over the same rows.
+_SCORE = _POLICY + """
+import json, os, resource, subprocess, sys, time, statistics
+from pathlib import Path
+import duckdb, polars as pl
+from jiuzhu import lake
+from models import indicators, risk, scoring, training
+lake_root, warehouse, dbt_dir, province, home, repeat = (Path(sys.argv[1]), sys.argv[2], sys.argv[3], Path(sys.argv[4]),
+                                                         Path(sys.argv[5]), int(sys.argv[6]))
+ensure_policy(lake_root)
+env = {**os.environ, "JIUZHU_LAKE": str(lake_root), "JIUZHU_WAREHOUSE": warehouse, "DO_NOT_TRACK": "1"}
+months = sorted(pl.read_parquet(str(province / "truth" / "household_months" / "*.parquet"), columns=["month"])["month"].unique())
+last = months[-1]
+first = months[-8]  # features for the last five months need three before them
+proc = subprocess.run([str(Path(sys.executable).parent / "dbt"), "run", "--select", "+monitoring_features", "--vars",
+                       json.dumps({"from_period": first}), "--profiles-dir", ".", "--target-path", warehouse + ".target",
+                       "--log-path", warehouse + ".logs"], cwd=dbt_dir, env=env, capture_output=True, text=True)
+if proc.returncode:
+    raise SystemExit(proc.stdout[-3000:])
+with duckdb.connect(warehouse, read_only=True) as con:
+    feats = con.sql("select * from monitoring_features where period >= ?", params=[months[-5]]).to_arrow_table()
+lake.write(lake.table_path(lake_root, "gold", "monitoring", "monitoring_features"), feats)
+config = indicators.load()
+train_month = months[-1 - config.horizon_months]
+data = training.dataset(lake_root, province, config).filter(pl.col("period") == train_month)
+data = data.sample(min(data.height, 400_000), seed=1)
+pipeline = risk.fit(data, seed=0)
+trained = risk.Trained(pipeline, {"version": "bench", "train_window": [train_month, train_month],
+                                  "feature_profile": risk.feature_profile(risk.matrix(data))})
+walls, bare, res = [], [], None
+for _ in range(repeat):
+    t = time.perf_counter(); res = scoring.score_period(lake_root, home, last, config=config, trained=trained)
+    walls.append(time.perf_counter() - t)
+    frame = risk.read_features(lake_root, [last])
+    x = risk.matrix(frame)
+    t = time.perf_counter(); pipeline.predict_proba(x); bare.append(time.perf_counter() - t)
+print(json.dumps({"wall_s": statistics.median(walls), "bare_s": statistics.median(bare), "households": res.households,
+                  "persons": res.persons, "candidates": res.candidates, "trained_rows": data.height,
+                  "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def _run_score(scale: str, run_no: int, ws: Workspace) -> dict:
+    lake_root = ws.lake(scale)
+    warehouse = ws.root / f"score_{scale}_{run_no}.duckdb"
+    home = ws.root / f"score-home-{scale}"
+    _, r = _child(_SCORE, str(lake_root), str(warehouse), str(_DBT_DIR), str(ws.province(scale)), str(home), "3")
+    warehouse.unlink(missing_ok=True)
+    return {"wall_s": r["wall_s"], "rows": r["households"], "persons": r["persons"],
+            "peak_rss_mib": r["peak_rss_kib"] / 1024,
+            "detail": {"households": r["households"], "persons": r["persons"], "candidates_explained": r["candidates"],
+                       "model_trained_on_rows": r["trained_rows"], "runs_in_child": 3},
+            "reference": {"name": "the model's bare predict_proba over the same households", "wall_s": r["bare_s"],
+                          "rows": r["households"]}}
+
+
 STAGES = {"generate": _run_generate, "generate-largest-county": _run_largest_county, "ingest": _run_ingest,
-          "marts": _run_marts, "verify": _run_verify, "reverify": _run_reverify}
+          "marts": _run_marts, "verify": _run_verify, "reverify": _run_reverify,
+          "score": _run_score}
 
 
 def run(scales: list[str], stages: list[str], repeat: int, out_dir: Path, workdir: Path | None = None) -> dict:
