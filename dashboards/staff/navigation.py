@@ -35,6 +35,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("analysis", "views/analysis.py", "分布分析", ":material/map:", "业务", "view_aggregate"),
     PageSpec("verification", "views/verification.py", "核对工作台", ":material/fact_check:", "核对",
              "submit_verification"),
+    PageSpec("monitoring", "views/monitoring.py", "监测预警", ":material/notifications_active:", "监测",
+             "handle_warning"),
     PageSpec("exchange", "views/exchange.py", "数据交换", ":material/sync_alt:", "数据交换",
              "view_exchange_status", province_wide=True),
     PageSpec("dictionary", "views/dictionary.py", "数据字典", ":material/menu_book:", "系统管理", None),

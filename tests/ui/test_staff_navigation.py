@@ -16,6 +16,7 @@ PAGES = {
     "overview": "views/overview.py",
     "analysis": "views/analysis.py",
     "verification": "views/verification.py",
+    "monitoring": "views/monitoring.py",
     "exchange": "views/exchange.py",
     "dictionary": "views/dictionary.py",
     "regions": "views/regions.py",
@@ -23,14 +24,15 @@ PAGES = {
     "audit": "views/audit.py",
     "password": "views/password.py",
 }
-TITLES = {"overview": "总览", "analysis": "分布分析", "verification": "核对工作台", "exchange": "数据交换", "dictionary": "数据字典",
+TITLES = {"overview": "总览", "analysis": "分布分析", "verification": "核对工作台", "monitoring": "监测预警",
+          "exchange": "数据交换", "dictionary": "数据字典",
           "regions": "行政区划", "users": "用户管理", "audit": "审计日志", "password": "修改密码"}
 EVERYONE = {"dictionary", "regions", "password"}
 BUSINESS = {"overview", "analysis"}
 # Written out by hand from the permission matrix in docs/security.md, not derived from the code.
 EXPECTED = {
-    "hedui01": BUSINESS | {"verification"} | EVERYONE,  # 核对员
-    "jingban01": BUSINESS | {"verification"} | EVERYONE,  # 经办人
+    "hedui01": BUSINESS | {"verification", "monitoring"} | EVERYONE,  # 核对员
+    "jingban01": BUSINESS | {"verification", "monitoring"} | EVERYONE,  # 经办人
     "shenpi01": BUSINESS | EVERYONE,  # 审批人
     "fenxi01": BUSINESS | EVERYONE,  # 分析员
     "juece01": BUSINESS | EVERYONE,  # 决策者
@@ -77,6 +79,7 @@ def _signed_in_directly(page: str, username: str, clock) -> AppTest:
     ("views/overview.py", "shenji01", "审计管理员无权查看统计分析"),
     ("views/analysis.py", "xitong01", "系统管理员无权查看统计分析"),
     ("views/verification.py", "fenxi01", "分析员无权提交核对申请"),
+    ("views/monitoring.py", "shenpi01", "审批人无权处理监测预警"),
 ])
 def test_a_page_opened_directly_refuses_a_role_the_menu_hides_it_from(staff, clock, page, username, reason):
     at = _signed_in_directly(page, username, clock)
