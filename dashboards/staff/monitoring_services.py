@@ -61,3 +61,31 @@ def detail(user: access.Principal, warning_id: int) -> dict:
 def handle(user: access.Principal, warning_id: int, step: str, note: str) -> None:
     with business_session() as db:
         warning_queue.handle(db, user, warning_id, step, note, clock=now)
+
+
+def warning_summary(user: access.Principal) -> tuple[str | None, pd.DataFrame, int]:
+    """Counts of the jurisdiction's warnings of the latest month by severity and status, and how many
+    open ones are past their visit deadline (aggregates: no household appears)."""
+    from sqlalchemy import func, select  # noqa: PLC0415
+
+    from jiuzhu import sqlguard  # noqa: PLC0415
+
+    decision = access.authorize(user, "view_aggregate", user.jurisdiction_code)
+    if not decision.allowed:
+        raise access.AccessDenied(decision)
+    prefix = sqlguard.jurisdiction_prefix(user.jurisdiction_code)
+    mine = MonitoringWarning.township_code.like(prefix + "%")
+    with business_session() as db:
+        period = db.scalar(select(func.max(MonitoringWarning.period)).where(mine))
+        if period is None:
+            return None, pd.DataFrame(columns=["等级", "状态", "预警户数"]), 0
+        rows = db.execute(select(MonitoringWarning.severity, MonitoringWarning.status, func.count())
+                          .where(mine, MonitoringWarning.period == period)
+                          .group_by(MonitoringWarning.severity, MonitoringWarning.status)).all()
+        late = db.scalar(select(func.count()).select_from(MonitoringWarning)
+                         .where(mine, MonitoringWarning.status == "pending", MonitoringWarning.due_at < now()))
+    order = {"high": 0, "medium": 1, "low": 2}
+    frame = pd.DataFrame([{"等级": indicators.SEVERITY_ZH[s], "状态": warning_queue.STATUS_ZH[st], "预警户数": int(n)}
+                          for s, st, n in sorted(rows, key=lambda r: (order[r[0]], r[1]))],
+                         columns=["等级", "状态", "预警户数"])
+    return period, frame, int(late or 0)

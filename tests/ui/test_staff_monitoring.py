@@ -82,3 +82,16 @@ def test_another_countys_worker_sees_no_warning_and_an_approver_is_refused(towns
     at = login("shenpi01")
     with pytest.raises(ValueError):  # not in the approver's menu
         at.switch_page(PAGE)
+
+
+def test_the_overview_counts_the_jurisdictions_warnings_without_naming_households(township):
+    at = login("jingban01")
+    at.switch_page("views/overview.py").run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["本期预警户数"] == "3" and metrics["超过走访期限"] == "0"
+    table = next(d.value for d in at.dataframe if "预警户数" in d.value.columns)
+    assert set(table["等级"]) == {"严重", "较重"} and "户号" not in table.columns
+    at = login("jingban09")
+    at.switch_page("views/overview.py").run()
+    assert {m.label: m.value for m in at.metric}["本期预警户数"] == "0"

@@ -1,8 +1,9 @@
-"""总览: the user's jurisdiction in the latest month — recipients, detections, exchange health."""
+"""总览: the user's jurisdiction in the latest month — recipients, detections, warnings, exchange health."""
 
 import streamlit as st
 
 from dashboards.staff import auth_state, charts, services, ui
+from dashboards.staff import monitoring_services as ms
 from jiuzhu import access
 
 user = auth_state.require_page("overview")
@@ -63,6 +64,18 @@ if summary is not None:
     else:
         denial = access.authorize(user, "view_household_report", user.jurisdiction_code, services.DETECTION_LEVEL)
         st.caption(f"检出名单明细涉及个人信息:{denial.reason_zh}。")
+
+# --- 监测预警 ----------------------------------------------------------------------------------------------
+st.header("监测预警", divider="red")
+warned = ui.guarded(ms.warning_summary, user)
+if warned is not None:
+    period, by_state, late = warned
+    st.caption(f"数据期:{period or '—'}。低收入人口动态监测推送至乡镇(街道)的预警,按等级与办理状态。"
+               "来源:业务库监测预警队列")
+    c1, c2 = st.columns(2)
+    c1.metric("本期预警户数", f"{int(by_state['预警户数'].sum()):,}")
+    c2.metric("超过走访期限", f"{late:,}")
+    ui.table(by_state, key="overview_warnings", empty="本期管辖区域内没有监测预警。")
 
 # --- 数据交换 ----------------------------------------------------------------------------------------------
 st.header("数据交换", divider="red")

@@ -1,0 +1,131 @@
+"""The staff app in a real browser (Debian's Chromium, headless, driven by Playwright): three roles log
+in through the form, walk every page of their menu, no page shows a Streamlit exception, and a
+screenshot of each page is saved (``JIUZHU_SCREENSHOTS`` keeps them, else the test's tmp folder)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlparse
+
+import pytest
+
+from dashboards.staff import navigation
+from jiuzhu import auth
+from tests.business.test_monitoring_warnings import DEATH, JOB, MEDICAL, publish
+from tests.business.test_monitoring_warnings import model as model  # noqa: F401  (the fixture)
+from tests.ui.staffkit import APP, PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+ROLES = ("hedui01", "fenxi01", "shuju01")  # verification officer, analyst, data engineer
+TITLES = {p.url_path: p.title for p in navigation.PAGES}
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(gold, model, tmp_path_factory):  # noqa: F811
+    """The staff app served by Streamlit on a free port, over the UI gold lake, a business database
+    with every demo account and a month of monitoring warnings."""
+    from jiuzhu.business import db
+    from models import warning_queue
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} 不存在:make setup 会安装 Debian 的 chromium")
+    home = tmp_path_factory.mktemp("browser-home")
+    url = f"sqlite:///{home / 'business.sqlite'}"
+    db.upgrade(url)
+    scores = home / "scores-lake"
+    publish(scores, model, "2026-10", {"510104000000201": DEATH, "510104000000202": JOB, "510104000000203": MEDICAL})
+    with db.session_factory(db.make_engine(url))() as s:
+        for username, name, role, jurisdiction in auth.demo_accounts():
+            auth.create_user(s, username, name, role, jurisdiction, PASSWORD, must_change_password=False)
+        warning_queue.push(s, scores, "2026-10")
+    port = _free_port()
+    env = {**os.environ, "JIUZHU_HOME": str(home), "JIUZHU_LAKE": str(gold.lake), "JIUZHU_BUSINESS_DB_URL": url,
+           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("Streamlit 未能启动:" + (proc.stdout.read(2000) if proc.stdout else ""))
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+def _settled(page) -> None:
+    """Wait until Streamlit has finished the script run the last action started."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_timeout(1500)  # charts draw after the run ends
+
+
+def _exceptions(page) -> list[str]:
+    return [e.inner_text()[:500] for e in page.locator('[data-testid="stException"]').all()]
+
+
+@pytest.mark.parametrize("username", ROLES)
+def test_a_role_walks_every_page_of_its_menu_without_an_exception(app_url, browser, username, tmp_path):
+    shots = Path(os.environ.get("JIUZHU_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1440, "height": 2000}, locale="zh-CN")
+    page.goto(app_url)
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.locator('[data-testid="stSidebarNav"]').wait_for(timeout=60_000)
+    _settled(page)
+    links = page.locator('[data-testid="stSidebarNav"] a')
+    keys = []
+    for i in range(links.count()):
+        path = urlparse(links.nth(i).get_attribute("href")).path.strip("/")
+        text = links.nth(i).inner_text()
+        keys.append(path or next(k for k, title in TITLES.items() if title in text))  # the default page: "/"
+    assert len(keys) >= 4, keys
+    seen = []
+    for i, key in enumerate(keys):
+        page.locator('[data-testid="stSidebarNav"] a').nth(i).click()
+        page.get_by_role("heading", name=TITLES[key]).first.wait_for(timeout=60_000)
+        _settled(page)
+        assert not _exceptions(page), (username, key, _exceptions(page))
+        page.screenshot(path=str(shots / f"{username}-{i:02d}-{key}.png"), full_page=True)
+        seen.append(key)
+    role, jurisdiction = next((r, j) for u, _, r, j in auth.demo_accounts() if u == username)
+    user = SimpleNamespace(role=role, jurisdiction_code=jurisdiction, must_change_password=False, active=True)
+    assert seen == [p.url_path for p in navigation.pages_for(user)]  # the menu is the role's pages, in order
+    page.close()
