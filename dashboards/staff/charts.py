@@ -76,12 +76,14 @@ def bars(frame: pd.DataFrame, category: str, value: str = "人数", title: str =
         alt.Chart(frame, title=title)
         .mark_bar(color="#b71c1c")
         .encode(
-            y=alt.Y(f"{category}:N", title=None, sort=order),
+            y=alt.Y(f"{category}:N", title=None, sort=order, axis=alt.Axis(labelLimit=220)),
             x=alt.X(f"{value}:Q", title=value),
             tooltip=[alt.Tooltip(f"{category}:N"), alt.Tooltip(f"{value}:Q", format=",")]
             + ([alt.Tooltip("占比:Q", format=".1%")] if "占比" in frame.columns else []),
         )
-        .properties(height=max(120, 28 * len(frame)))
+        # Streamlit fits the whole chart (title and axes included) into this height: ~90 px of
+        # decoration plus a 30 px band per category (a bare 28 px per category crushed short charts)
+        .properties(height=90 + 30 * len(frame))
     )
 
 
