@@ -33,6 +33,7 @@ FORCED_PASSWORD = PageSpec("password", "views/password.py", "修改初始密码"
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("overview", "views/overview.py", "总览", ":material/dashboard:", "业务", "view_aggregate"),
     PageSpec("analysis", "views/analysis.py", "分布分析", ":material/map:", "业务", "view_aggregate"),
+    PageSpec("monthly", "views/monthly.py", "统计月报", ":material/summarize:", "业务", "view_aggregate"),
     PageSpec("verification", "views/verification.py", "核对工作台", ":material/fact_check:", "核对",
              "submit_verification"),
     PageSpec("monitoring", "views/monitoring.py", "监测预警", ":material/notifications_active:", "监测",

@@ -205,20 +205,25 @@ def _sum_by(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
                                     pl.col("amount_yuan").sum())
 
 
-def statistics_overview(user: access.Principal) -> StatisticsOverview:
-    """The latest month in the user's jurisdiction, with month-on-month and year-on-year change.
+def statistics_overview(user: access.Principal, period: str | None = None,
+                        region_code: str | None = None) -> StatisticsOverview:
+    """A month (default the latest) in the user's jurisdiction or a region inside it (统计月报), with
+    month-on-month and year-on-year change.
 
     Changes are computed on the jurisdiction's totals of the previous month (and of the same month
     a year earlier), so a county or category that dropped out still counts in the change.
     Raises ``NoData`` below the county (the statistics are by county) or when the table is empty.
     """
-    _authorize(user, "view_aggregate", user.jurisdiction_code)
-    _require_county_grain(user.jurisdiction_code)
+    region_code = region_code or user.jurisdiction_code
+    _authorize(user, "view_aggregate", region_code)
+    _require_county_grain(region_code)
     data = read_gold("monthly_statistics")
     if data.is_empty():
         raise NoData("统计月报中还没有数据。")
-    latest = data.get_column("period").max()
-    mine = within(data, "county_code", user.jurisdiction_code)
+    latest = period or data.get_column("period").max()
+    if latest not in set(data.get_column("period").unique().to_list()):
+        raise NoData(f"统计月报中没有{latest}的数据。")
+    mine = within(data, "county_code", region_code)
     known = set(data.get_column("period").unique().to_list())
     prev, last_year = shift_period(latest, -1), shift_period(latest, -12)
 
@@ -257,7 +262,7 @@ def statistics_overview(user: access.Principal) -> StatisticsOverview:
     by_category = pd.DataFrame(rows, columns=["救助类别", "救助人数", "救助户数", "救助金额(元)", "人数环比增减",
                                               "金额环比增减(元)", "人数同比增减"])
 
-    level = regions.level_of_code(user.jurisdiction_code)
+    level = regions.level_of_code(region_code)
     by_region = None
     if level <= 2:
         key = "prefecture_code" if level == 1 else "county_code"
@@ -270,12 +275,31 @@ def statistics_overview(user: access.Principal) -> StatisticsOverview:
             for r in current.sort(key).to_dicts()
         ], columns=["区划代码", "区划", "救助人数", "救助户数", "救助金额(元)", "人数环比增减"])
 
-    trend_rows = _sum_by(mine, ["period", "aid_category"]).sort(["period", "aid_category"])
+    trend_rows = _sum_by(mine.filter(pl.col("period") <= latest), ["period", "aid_category"]).sort(["period", "aid_category"])
     trend = pd.DataFrame([
         {"月份": r["period"], "救助类别": labels.aid_category(r["aid_category"]), "救助人数": int(r["recipients"])}
         for r in trend_rows.to_dicts()
     ], columns=["月份", "救助类别", "救助人数"])
     return StatisticsOverview(latest, prev, totals, by_category, by_region, trend)
+
+
+def statistics_periods() -> list[str]:
+    data = read_gold("monthly_statistics")
+    return sorted(data.get_column("period").unique().to_list(), reverse=True) if not data.is_empty() else []
+
+
+def report_regions(user: access.Principal) -> list[str]:
+    """The jurisdiction and every prefecture and county inside it (the regions a report can cover)."""
+    tree = regions.load()
+    root = regions.normalise_code(user.jurisdiction_code)
+    if below_county(root):
+        return []
+    out = [root]
+    for child in tree.children(root) if regions.level_of_code(root) < 3 else []:
+        out.append(child.code)
+        if regions.level_of_code(child.code) < 3:
+            out += [c.code for c in tree.children(child.code)]
+    return out
 
 
 # --- 总览: detections ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ VIEWS = Path(APP).parent
 PAGES = {
     "overview": "views/overview.py",
     "analysis": "views/analysis.py",
+    "monthly": "views/monthly.py",
     "verification": "views/verification.py",
     "monitoring": "views/monitoring.py",
     "exchange": "views/exchange.py",
@@ -24,11 +25,11 @@ PAGES = {
     "audit": "views/audit.py",
     "password": "views/password.py",
 }
-TITLES = {"overview": "总览", "analysis": "分布分析", "verification": "核对工作台", "monitoring": "监测预警",
+TITLES = {"overview": "总览", "analysis": "分布分析", "monthly": "统计月报", "verification": "核对工作台", "monitoring": "监测预警",
           "exchange": "数据交换", "dictionary": "数据字典",
           "regions": "行政区划", "users": "用户管理", "audit": "审计日志", "password": "修改密码"}
 EVERYONE = {"dictionary", "regions", "password"}
-BUSINESS = {"overview", "analysis"}
+BUSINESS = {"overview", "analysis", "monthly"}
 # Written out by hand from the permission matrix in docs/security.md, not derived from the code.
 EXPECTED = {
     "hedui01": BUSINESS | {"verification", "monitoring"} | EVERYONE,  # 核对员

@@ -1,0 +1,67 @@
+"""统计月报: a month and a region inside the jurisdiction — recipients, households and amounts by
+category and by the next level of divisions, with month-on-month and year-on-year change and the
+trend; exported as XLSX and PDF (export_aggregate, audited before the files exist)."""
+
+import streamlit as st
+
+from dashboards.staff import auth_state, charts, monthly_report, services, ui
+from jiuzhu import access
+
+FILES_KEY = "monthly_files"
+
+user = auth_state.require_page("monthly")
+st.title("统计月报")
+st.caption("社会救助统计月报:在册救助对象、户数与资金,按救助类别和下级区划,含环比、同比与月度走势。仅含汇总数据。")
+
+periods = services.statistics_periods()
+choices = services.report_regions(user)
+if not periods:
+    st.info("统计月报中还没有数据。")
+elif not choices:
+    st.info("统计月报按县(市、区)汇总,乡镇(街道)账户请查看总览。")
+else:
+    c1, c2 = st.columns(2)
+    period = c1.selectbox("月份", periods, key="monthly_period")
+    region = c2.selectbox("区划", choices, format_func=services.full_region_name, key="monthly_region")
+    stats = ui.guarded(services.statistics_overview, user, period, region)
+    if stats is not None:
+        name = services.full_region_name(region)
+        t = stats.totals
+        m1, m2, m3 = st.columns(3)
+        m1.metric("在册救助人数", f"{t['recipients']:,}", ui.signed(t["recipients_mom"]))
+        m2.metric("在册救助户数", f"{t['households']:,}", ui.signed(t["households_mom"]))
+        m3.metric("当月救助金额(元)", f"{t['amount_yuan']:,.2f}", ui.signed(t["amount_yuan_mom"], "{:+,.2f}"))
+        st.caption(f"{name} · {stats.period}(环比对照 {stats.previous_period});同比:人数 "
+                   f"{ui.signed(t['recipients_yoy']) or '—'},金额 {ui.signed(t['amount_yuan_yoy'], '{:+,.2f}') or '—'}")
+        st.subheader("按救助类别")
+        ui.table(stats.by_category, key="monthly_by_category")
+        if stats.by_region is not None:
+            st.subheader("按下级区划")
+            ui.table(stats.by_region, key="monthly_by_region")
+        if not stats.trend.empty:
+            st.altair_chart(charts.trend(stats.trend, "救助人数", f"{name}在册救助人数月度走势"), width="stretch")
+
+        st.subheader("导出")
+        decision = access.authorize(user, "export_aggregate", region)
+        if not decision.allowed:
+            st.caption(f"导出统计数据:{decision.reason_zh}。")
+        else:
+            fingerprint = f"{region}|{stats.period}"
+            files = st.session_state.get(FILES_KEY)
+            if files is not None and files.fingerprint != fingerprint:
+                files = None
+            if files is None:
+                st.caption("生成 XLSX(每表一个工作表)和 PDF 月报,生成时记入审计日志。")
+                if st.button("生成月报文件", key="monthly_prepare", icon=":material/download:"):
+                    with st.spinner("正在生成月报文件……"):
+                        files = ui.guarded(monthly_report.prepare, user, stats, region, name, fingerprint)
+                    if files is not None:
+                        st.session_state[FILES_KEY] = files
+            if files is not None:
+                stem = f"社会救助统计月报_{name}_{stats.period}"
+                d1, d2 = st.columns(2)
+                d1.download_button("下载 XLSX", files.xlsx, file_name=f"{stem}.xlsx",
+                                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                                   on_click="ignore", key="monthly_download_xlsx")
+                d2.download_button("下载 PDF", files.pdf, file_name=f"{stem}.pdf", mime="application/pdf",
+                                   on_click="ignore", key="monthly_download_pdf")
