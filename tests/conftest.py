@@ -32,6 +32,14 @@ def calibration_province(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def toy_model():
+    """A small risk model trained on generated rows (the warning queue and screen tests score with it)."""
+    from tests.monitoringkit import toy_model as make
+
+    return make()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch):
     """Tests never see the developer's or the Makefile's platform settings."""

@@ -66,9 +66,9 @@ def handle(user: access.Principal, warning_id: int, step: str, note: str) -> Non
 def warning_summary(user: access.Principal) -> tuple[str | None, pd.DataFrame, int]:
     """Counts of the jurisdiction's warnings of the latest month by severity and status, and how many
     open ones are past their visit deadline (aggregates: no household appears)."""
-    from sqlalchemy import func, select  # noqa: PLC0415
+    from sqlalchemy import func, select
 
-    from jiuzhu import sqlguard  # noqa: PLC0415
+    from jiuzhu import sqlguard
 
     decision = access.authorize(user, "view_aggregate", user.jurisdiction_code)
     if not decision.allowed:

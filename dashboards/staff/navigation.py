@@ -38,6 +38,7 @@ PAGES: tuple[PageSpec, ...] = (
              "submit_verification"),
     PageSpec("monitoring", "views/monitoring.py", "监测预警", ":material/notifications_active:", "监测",
              "handle_warning"),
+    PageSpec("supervision", "views/supervision.py", "电子监察", ":material/policy:", "监督", "view_supervision"),
     PageSpec("exchange", "views/exchange.py", "数据交换", ":material/sync_alt:", "数据交换",
              "view_exchange_status", province_wide=True),
     PageSpec("dictionary", "views/dictionary.py", "数据字典", ":material/menu_book:", "系统管理", None),

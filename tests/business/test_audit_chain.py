@@ -225,7 +225,7 @@ def test_verify_names_the_first_tampered_entry(trail, engine, business_url, tmp_
     assert code == 1, output
     assert f"审计链被破坏:第{broken_seq}条记录" in output, output
     with engine.connect() as conn:
-        from sqlalchemy.orm import Session  # noqa: PLC0415
+        from sqlalchemy.orm import Session
 
         result = audit.verify(Session(conn))
     assert (result.ok, result.first_broken_seq) == (False, broken_seq)
@@ -381,7 +381,7 @@ def test_jsonl_export_keeps_every_entry_verbatim(trail, tmp_path):
 
 
 def test_cli_export_is_for_the_audit_administrator_only(session, business_url, tmp_path, clock):
-    from jiuzhu import auth  # noqa: PLC0415
+    from jiuzhu import auth
 
     auth.create_user(
         session,
@@ -441,9 +441,9 @@ def test_cli_export_is_for_the_audit_administrator_only(session, business_url, t
 
 
 def test_concurrent_appenders_never_fork_or_break_the_chain(engine):
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+    from concurrent.futures import ThreadPoolExecutor
 
-    from jiuzhu.business import db  # noqa: PLC0415
+    from jiuzhu.business import db
 
     factory = db.session_factory(engine)
 

@@ -6,44 +6,18 @@ or dismiss with a reason; other jurisdictions are refused; every push and step i
 import json
 from datetime import timedelta
 
-import polars as pl
 import pytest
 from sqlalchemy import select
 
-from jiuzhu import access, auth, lake
+from jiuzhu import access, auth
 from jiuzhu.business.models import AuditLog, MonitoringWarning
-from models import indicators, risk, scoring, warning_queue
-from tests.unit.test_monitoring_indicators import BASE
-from tests.unit.test_risk_model import toy_frame
-
-TOWNSHIP, COUNTY = "510104017", "510104"  # 锦官驿街道, 锦江区
+from models import indicators, warning_queue
+from tests.monitoringkit import COUNTY, DEATH, JOB, MEDICAL, TOWNSHIP, publish
 
 
-@pytest.fixture(scope="module")
-def model():
-    frame = toy_frame()
-    meta = {"version": "test-1", "train_window": ["2025-01", "2025-10"],
-            "feature_profile": risk.feature_profile(risk.matrix(frame))}
-    return risk.Trained(risk.fit(frame, seed=3), meta)
-
-
-def publish(root, model, period: str, households: dict[str, dict]) -> None:
-    """Score the month's households with the real scoring code and publish to gold, as the asset does."""
-    rows = [{**BASE, "household_no": no, "period": period, "township_code": TOWNSHIP, "county_code": COUNTY,
-             "prefecture_code": "510100", "area_type": "城镇", "head_ethnicity": "01", **change}
-            for no, change in households.items()]
-    scored = scoring.score_frame(risk.prepare(pl.DataFrame(rows)), model, indicators.load())
-    lake.write(scoring.scores_path(root), scored.to_arrow(), partition_by=["period"], predicate=f"period = '{period}'")
-
-
-DEATH = {"deceased_working_age_3m": 1}
-JOB = {"job_lost_members": 1}
-MEDICAL = {"medical_oop_3m_yuan": 40000.0, "medical_burden": 2.0}
-
-
-def test_findings_become_one_explained_warning_per_household_in_the_townships_queue(session, clock, model, tmp_path):
+def test_findings_become_one_explained_warning_per_household_in_the_townships_queue(session, clock, toy_model, tmp_path):
     root = tmp_path / "lake"
-    publish(root, model, "2026-10", {"A": DEATH, "B": JOB, "C": MEDICAL, "D": {}})
+    publish(root, toy_model, "2026-10", {"A": DEATH, "B": JOB, "C": MEDICAL, "D": {}})
     result = warning_queue.push(session, root, "2026-10", clock=clock)
     assert result.pushed == 3 and result.townships == 1
     got = {w.household_no: w for w in session.scalars(select(MonitoringWarning))}
@@ -68,24 +42,24 @@ def test_findings_become_one_explained_warning_per_household_in_the_townships_qu
     assert again.pushed == 0 and again.already_queued == 3
 
 
-def test_a_household_is_not_pushed_again_within_30_days_unless_its_severity_rises(session, clock, model, tmp_path):
+def test_a_household_is_not_pushed_again_within_30_days_unless_its_severity_rises(session, clock, toy_model, tmp_path):
     root = tmp_path / "lake"
-    publish(root, model, "2026-10", {"A": DEATH, "B": JOB})
+    publish(root, toy_model, "2026-10", {"A": DEATH, "B": JOB})
     warning_queue.push(session, root, "2026-10", clock=clock)
     clock.advance(days=20)
-    publish(root, model, "2026-11", {"A": DEATH, "B": {**JOB, **DEATH}})
+    publish(root, toy_model, "2026-11", {"A": DEATH, "B": {**JOB, **DEATH}})
     second = warning_queue.push(session, root, "2026-11", clock=clock)
     assert second.pushed == 1 and second.suppressed == 1  # B rose from medium to high, A did not
     assert session.scalars(select(MonitoringWarning.household_no).where(MonitoringWarning.period == "2026-11")).all() == ["B"]
     clock.advance(days=11)  # 31 days after A's first warning
-    publish(root, model, "2026-12", {"A": DEATH})
+    publish(root, toy_model, "2026-12", {"A": DEATH})
     third = warning_queue.push(session, root, "2026-12", clock=clock)
     assert third.pushed == 1 and third.suppressed == 0
 
 
-def test_townships_visit_then_refer_or_dismiss_with_reasons_within_the_time_limit(session, clock, model, tmp_path):
+def test_townships_visit_then_refer_or_dismiss_with_reasons_within_the_time_limit(session, clock, toy_model, tmp_path):
     root = tmp_path / "lake"
-    publish(root, model, "2026-10", {"A": DEATH, "B": JOB})
+    publish(root, toy_model, "2026-10", {"A": DEATH, "B": JOB})
     warning_queue.push(session, root, "2026-10", clock=clock)
     mine = auth.create_user(session, "town.worker", "乡镇经办人", access.CASE_WORKER, COUNTY + "000000",
                             "Abcdef12!", must_change_password=False, clock=clock)

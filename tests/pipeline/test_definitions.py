@@ -18,9 +18,8 @@ def test_definitions_load_and_validate():
 
 def test_asset_groups_follow_the_written_conventions():
     """docs/conventions.md: groups are bronze_<dept>, silver_*, gold_<area>, synthetic, serving or business."""
-    from pipelines.definitions import defs
-
     from jiuzhu import departments
+    from pipelines.definitions import defs
 
     graph = defs.get_repository_def().asset_graph
     prefixes = {"bronze": ("bronze_",), "quarantine": ("bronze_",), "silver": ("silver_",), "gold": ("gold_",),

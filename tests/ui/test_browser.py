@@ -18,8 +18,7 @@ import pytest
 
 from dashboards.staff import navigation
 from jiuzhu import auth
-from tests.business.test_monitoring_warnings import DEATH, JOB, MEDICAL, publish
-from tests.business.test_monitoring_warnings import model as model  # noqa: F401  (the fixture)
+from tests.monitoringkit import DEATH, JOB, MEDICAL, publish
 from tests.ui.staffkit import APP, PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -37,7 +36,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(gold, model, tmp_path_factory):  # noqa: F811
+def app_url(gold, toy_model, tmp_path_factory):
     """The staff app served by Streamlit on a free port, over the UI gold lake, a business database
     with every demo account and a month of monitoring warnings."""
     from jiuzhu.business import db
@@ -49,7 +48,7 @@ def app_url(gold, model, tmp_path_factory):  # noqa: F811
     url = f"sqlite:///{home / 'business.sqlite'}"
     db.upgrade(url)
     scores = home / "scores-lake"
-    publish(scores, model, "2026-10", {"510104000000201": DEATH, "510104000000202": JOB, "510104000000203": MEDICAL})
+    publish(scores, toy_model, "2026-10", {"510104000000201": DEATH, "510104000000202": JOB, "510104000000203": MEDICAL})
     with db.session_factory(db.make_engine(url))() as s:
         for username, name, role, jurisdiction in auth.demo_accounts():
             auth.create_user(s, username, name, role, jurisdiction, PASSWORD, must_change_password=False)

@@ -13,17 +13,16 @@ from jiuzhu import access, auth, regions
 from jiuzhu.business import db
 from jiuzhu.business.models import AuditLog, MonitoringWarning
 from models import warning_queue
-from tests.business.test_monitoring_warnings import DEATH, JOB, MEDICAL, TOWNSHIP, publish
-from tests.business.test_monitoring_warnings import model as model  # noqa: F401  (the fixture)
+from tests.monitoringkit import DEATH, JOB, MEDICAL, TOWNSHIP, publish
 from tests.ui.staffkit import PASSWORD, login, texts
 
 PAGE = "views/monitoring.py"
 
 
 @pytest.fixture
-def township(model, tmp_path, monkeypatch, clock):  # noqa: F811
+def township(toy_model, tmp_path, monkeypatch, clock):
     lake = tmp_path / "lake"
-    publish(lake, model, "2026-10", {"510104000000101": DEATH, "510104000000102": JOB, "510104000000103": MEDICAL})
+    publish(lake, toy_model, "2026-10", {"510104000000101": DEATH, "510104000000102": JOB, "510104000000103": MEDICAL})
     url = f"sqlite:///{tmp_path / 'business.sqlite'}"
     db.upgrade(url)
     sessions = db.session_factory(db.make_engine(url))

@@ -62,7 +62,7 @@ def test_the_month_exports_to_xlsx_and_pdf_after_an_audited_authorisation(staff,
     total = sum(row[1] for row in sheet.iter_rows(min_row=2, values_only=True))
     assert total == _sum(gold.monthly, LATEST, "510104")
     assert files.pdf.startswith(b"%PDF")
-    text = subprocess.run(["pdftotext", "-", "-"], input=files.pdf, capture_output=True).stdout.decode("utf-8")
+    text = subprocess.run(["pdftotext", "-", "-"], input=files.pdf, capture_output=True, check=True).stdout.decode("utf-8")
     assert "社会救助统计月报" in text and "锦江区" in text and LATEST in text
 
 

@@ -18,6 +18,7 @@ PAGES = {
     "monthly": "views/monthly.py",
     "verification": "views/verification.py",
     "monitoring": "views/monitoring.py",
+    "supervision": "views/supervision.py",
     "exchange": "views/exchange.py",
     "dictionary": "views/dictionary.py",
     "regions": "views/regions.py",
@@ -25,7 +26,7 @@ PAGES = {
     "audit": "views/audit.py",
     "password": "views/password.py",
 }
-TITLES = {"overview": "总览", "analysis": "分布分析", "monthly": "统计月报", "verification": "核对工作台", "monitoring": "监测预警",
+TITLES = {"overview": "总览", "analysis": "分布分析", "monthly": "统计月报", "verification": "核对工作台", "monitoring": "监测预警", "supervision": "电子监察",
           "exchange": "数据交换", "dictionary": "数据字典",
           "regions": "行政区划", "users": "用户管理", "audit": "审计日志", "password": "修改密码"}
 EVERYONE = {"dictionary", "regions", "password"}
@@ -38,7 +39,7 @@ EXPECTED = {
     "fenxi01": BUSINESS | EVERYONE,  # 分析员
     "juece01": BUSINESS | EVERYONE,  # 决策者
     "shuju01": BUSINESS | {"exchange"} | EVERYONE,  # 数据工程师
-    "jijian01": BUSINESS | {"audit"} | EVERYONE,  # 纪检监察员
+    "jijian01": BUSINESS | {"audit", "supervision"} | EVERYONE,  # 纪检监察员
     "xitong01": {"exchange", "users"} | EVERYONE,  # 系统管理员
     "anquan01": EVERYONE,  # 安全管理员
     "shenji01": {"audit"} | EVERYONE,  # 审计管理员
@@ -81,6 +82,7 @@ def _signed_in_directly(page: str, username: str, clock) -> AppTest:
     ("views/analysis.py", "xitong01", "系统管理员无权查看统计分析"),
     ("views/verification.py", "fenxi01", "分析员无权提交核对申请"),
     ("views/monitoring.py", "shenpi01", "审批人无权处理监测预警"),
+    ("views/supervision.py", "hedui01", "核对员无权查看监察预警"),
 ])
 def test_a_page_opened_directly_refuses_a_role_the_menu_hides_it_from(staff, clock, page, username, reason):
     at = _signed_in_directly(page, username, clock)

@@ -7,17 +7,7 @@ import pytest
 import yaml
 
 from models import indicators, resources
-
-BASE = {
-    "household_no": "510104000000001", "period": "2026-10", "township_code": "510104001", "county_code": "510104",
-    "members": 3, "working_age_members": 2, "elderly_members": 0, "child_members": 1, "severely_disabled_members": 0,
-    "income_per_capita_yuan": 1200.0, "standard_yuan": 800.0, "income_ratio": 1.5, "fell_below_standard": 0,
-    "income_drop_share": 0.0, "wage_drop_share": 0.0, "medical_oop_3m_yuan": 0.0, "medical_burden": 0.0,
-    "unemployed_members": 0, "job_lost_members": 0, "contributions_stopped_members": 0,
-    "new_disabled_working_age": 0, "deceased_3m": 0, "deceased_working_age_3m": 0,
-    "deposits_months_of_standard": 3.0, "has_bank_data": 1, "homes": 1, "on_margin": 0, "on_temporary": 0,
-    "monitored_target": 0, "on_dibao": 0, "on_tekun": 0,
-}
+from tests.monitoringkit import BASE
 
 
 def frame(*changes: dict) -> pl.DataFrame:

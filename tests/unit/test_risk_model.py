@@ -14,18 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from models import risk
-
-
-def toy_frame(n: int = 4000, seed: int = 1) -> pl.DataFrame:
-    """Rows with every feature; hardship follows income against the standard and medical spending."""
-    rng = np.random.default_rng(seed)
-    data = {name: rng.integers(0, 3, n).astype(float) for name in risk.FEATURE_NAMES}
-    data["income_ratio"] = rng.uniform(0, 3, n)
-    data["medical_oop_3m_yuan"] = rng.exponential(3000, n)
-    data["deposits_months_of_standard"] = np.where(rng.random(n) < 0.2, np.nan, rng.uniform(0, 10, n))
-    p = 1 / (1 + np.exp(4 * (data["income_ratio"] - 0.8) - data["medical_oop_3m_yuan"] / 4000))
-    data["label"] = (rng.random(n) < p).astype(np.int8)
-    return pl.DataFrame(data)
+from tests.monitoringkit import toy_frame
 
 
 @pytest.fixture(scope="module")
