@@ -6,7 +6,7 @@ single out become warnings in the responsible township's queue in the business d
   the social resources (MN-5) that meet its needs.
 - De-duplicated: a household is not pushed again within ``repush_after_days`` (30) of an earlier
   warning unless its severity rises; it is pushed once per month at most (re-running changes nothing).
-- Worked: pending (待走访) → visited (已走访, with what the visit found) → referred (已转入认定) or
+- Worked: claimed by a worker (认领, optional), pending (待走访) → visited (已走访, with what the visit found) → referred (已转入认定) or
   dismissed (已排除, with the reason); the visit is due within the time limit of its severity.
 Every push and every step is audited.
 """
@@ -28,8 +28,8 @@ from models import indicators, resources, scoring
 
 STATUS_ZH = {"pending": "待走访", "visited": "已走访", "referred": "已转入认定", "dismissed": "已排除"}
 SOURCE_ZH = {"rule": "规则预警", "model": "模型预警", "rule+model": "规则与模型"}
-_STEPS = {"visit": (("pending",), "visited"), "refer": (("visited",), "referred"),
-          "dismiss": (("visited",), "dismissed")}
+_STEPS = {"claim": (("pending",), "pending"), "visit": (("pending",), "visited"),
+          "refer": (("visited",), "referred"), "dismiss": (("visited",), "dismissed")}
 SYSTEM_ACTOR = "system:monitoring"
 
 
@@ -138,7 +138,7 @@ def push(session: Session, lake_root: Path, period: str | None = None, *, config
     return PushResult(period or "", len(rows), pushed, suppressed, already, len(townships), dict(by_severity))
 
 
-def queue(session: Session, user: access.Principal, *, status: str | None = None,
+def queue(session: Session, user: access.Principal, *, status: str | None = None, mine: bool = False,
           clock: audit.Clock = audit.utc_now) -> list[MonitoringWarning]:
     """The warnings in the user's jurisdiction, the most urgent first (audited: it names households)."""
     access.authorize_and_audit(session, user, "handle_warning", user.jurisdiction_code, purpose="查看监测预警工作队列",
@@ -148,6 +148,8 @@ def queue(session: Session, user: access.Principal, *, status: str | None = None
             .order_by(MonitoringWarning.due_at, MonitoringWarning.id))
     if status:
         stmt = stmt.where(MonitoringWarning.status == status)
+    if mine:
+        stmt = stmt.where(MonitoringWarning.claimed_by == user.username)
     return list(session.scalars(stmt))
 
 
@@ -158,7 +160,9 @@ def overdue(warnings: list[MonitoringWarning], now: _dt.datetime) -> list[Monito
 
 def handle(session: Session, user: access.Principal, warning_id: int, step: str, note: str, *,
            clock: audit.Clock = audit.utc_now) -> MonitoringWarning:
-    """visit (登记走访情况), refer (转入认定程序) or dismiss (排除, with the reason); a note is required."""
+    """claim (认领: the worker takes the warning), visit (登记走访情况), refer (转入认定程序) or dismiss
+    (排除, with the reason); a note is required for every step but the claim. A warning claimed by
+    one worker is worked by that worker only."""
     warning = session.get(MonitoringWarning, warning_id)
     if warning is None:
         raise WarningError("WARNING_UNKNOWN", f"没有编号为{warning_id}的监测预警")
@@ -167,13 +171,21 @@ def handle(session: Session, user: access.Principal, warning_id: int, step: str,
     allowed, target = _STEPS[step]
     if warning.status not in allowed:
         raise WarningError("STATUS_INVALID", f"预警当前状态为“{STATUS_ZH[warning.status]}”,不能执行此操作")
-    if not note.strip():
+    purpose = f"{'认领' if step == 'claim' else '处理'}{warning.period}监测预警"
+    if step != "claim" and not note.strip():
         raise WarningError("NOTE_MISSING", {"visit": "登记走访须写明走访情况", "refer": "转入认定须写明理由",
                                             "dismiss": "排除预警须写明理由"}[step])
-    access.authorize_and_audit(session, user, "handle_warning", warning.township_code, purpose=f"处理{warning.period}监测预警",
+    access.authorize_and_audit(session, user, "handle_warning", warning.township_code, purpose=purpose,
                                detail={"warning_id": warning.id, "step": step}, clock=clock)
+    if warning.claimed_by and warning.claimed_by != user.username:
+        raise WarningError("CLAIMED_BY_OTHER", f"该预警已由{warning.claimed_by}认领")
+    if step == "claim":
+        warning.claimed_by, warning.updated_at = user.username, clock()
+        session.commit()
+        return warning
     now = clock()
     warning.status, warning.handled_by, warning.updated_at = target, user.username, now
+    warning.claimed_by = warning.claimed_by or user.username
     if step == "visit":
         warning.visited_at, warning.visit_note = now, note.strip()
     else:

@@ -18,17 +18,17 @@ from jiuzhu.business.models import MonitoringWarning
 from models import indicators, warning_queue
 
 COLUMNS = ["预警号", "月份", "户号", "乡镇(街道)", "来源", "等级", "风险概率", "加权指数", "主要原因", "状态",
-           "走访期限", "超期"]
+           "认领人", "走访期限", "超期"]
 
 
 def _township(tree, code: str) -> str:
     return tree.get(code).name if code in tree else code
 
 
-def queue_frame(user: access.Principal, status: str | None = None) -> pd.DataFrame:
+def queue_frame(user: access.Principal, status: str | None = None, mine: bool = False) -> pd.DataFrame:
     tree = regions.load()
     with business_session() as db:
-        found = warning_queue.queue(db, user, status=status, clock=now)
+        found = warning_queue.queue(db, user, status=status, mine=mine, clock=now)
         late = {w.id for w in warning_queue.overdue(found, now())}
         rows = []
         for w in found:
@@ -38,7 +38,8 @@ def queue_frame(user: access.Principal, status: str | None = None) -> pd.DataFra
                          "等级": indicators.SEVERITY_ZH[w.severity],
                          "风险概率": "" if w.probability is None else f"{w.probability:.0%}",
                          "加权指数": f"{w.risk_index:.2f}", "主要原因": reasons[0]["name_zh"] if reasons else "",
-                         "状态": warning_queue.STATUS_ZH[w.status], "走访期限": china_time(w.due_at, seconds=False),
+                         "状态": warning_queue.STATUS_ZH[w.status], "认领人": w.claimed_by or "",
+                         "走访期限": china_time(w.due_at, seconds=False),
                          "超期": "是" if w.id in late else ""})
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -53,7 +54,8 @@ def detail(user: access.Principal, warning_id: int) -> dict:
                                    detail={"warning_id": warning_id}, clock=now)
         why = warning_queue.explanation(warning)
         return {**why, "household_no": warning.household_no, "period": warning.period, "status": warning.status,
-                "status_zh": warning_queue.STATUS_ZH[warning.status], "visit_note": warning.visit_note,
+                "status_zh": warning_queue.STATUS_ZH[warning.status], "claimed_by": warning.claimed_by,
+                "visit_note": warning.visit_note,
                 "outcome_note": warning.outcome_note, "model_version": warning.model_version,
                 "config_version": warning.config_version}
 

@@ -239,6 +239,7 @@ class MonitoringWarning(Base):
     pushed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     visited_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     handled_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     visit_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     outcome_note: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -19,7 +19,7 @@ def test_migrations_build_exactly_the_models(engine):
 def test_every_table_carries_updated_at_for_incremental_mirroring(engine):
     tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
     assert tables == {"users", "audit_log", "verification_requests", "verification_request_members",
-                      "verification_reports", "reverification_tasks"}
+                      "verification_reports", "reverification_tasks", "monitoring_warnings"}
     for table in tables:
         assert "updated_at" in {c["name"] for c in inspect(engine).get_columns(table)}
 

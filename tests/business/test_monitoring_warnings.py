@@ -73,6 +73,13 @@ def test_townships_visit_then_refer_or_dismiss_with_reasons_within_the_time_limi
     with pytest.raises(access.AccessDenied):
         warning_queue.queue(session, analyst, clock=clock)
     a, b = queue
+    colleague = auth.create_user(session, "town.colleague", "乡镇经办人二", access.CASE_WORKER, COUNTY + "000000",
+                                 "Abcdef12!", must_change_password=False, clock=clock)
+    assert warning_queue.handle(session, mine, a.id, "claim", "", clock=clock).claimed_by == "town.worker"
+    with pytest.raises(warning_queue.WarningError) as err:  # claimed: the colleague leaves it alone
+        warning_queue.handle(session, colleague, a.id, "visit", "走访", clock=clock)
+    assert err.value.code == "CLAIMED_BY_OTHER"
+    assert [w.id for w in warning_queue.queue(session, mine, mine=True, clock=clock)] == [a.id]
     with pytest.raises(access.AccessDenied):
         warning_queue.handle(session, outsider, a.id, "visit", "走访", clock=clock)
     assert session.scalars(select(AuditLog).where(AuditLog.actor == "far.worker")).all()[-1].outcome == "denied"

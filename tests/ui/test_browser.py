@@ -1,4 +1,4 @@
-"""The staff app in a real browser (Debian's Chromium, headless, driven by Playwright): three roles log
+"""The staff app in a real browser (Debian's Chromium, headless, driven by Playwright): four roles log
 in through the form, walk every page of their menu, no page shows a Streamlit exception, and a
 screenshot of each page is saved (``JIUZHU_SCREENSHOTS`` keeps them, else the test's tmp folder)."""
 
@@ -23,7 +23,7 @@ from tests.ui.staffkit import APP, PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-ROLES = ("hedui01", "fenxi01", "shuju01")  # verification officer, analyst, data engineer
+ROLES = ("hedui01", "fenxi01", "shuju01", "jijian01")  # verification officer, analyst, data engineer, supervisor
 TITLES = {p.url_path: p.title for p in navigation.PAGES}
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]

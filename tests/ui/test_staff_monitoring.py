@@ -58,6 +58,9 @@ def test_a_township_worker_reads_why_visits_and_refers(township):
     assert "医疗费用个人自付40000元" in shown and "医保" in shown  # the rule, with its figure and source
     assert "风险模型的主要因素" in shown and "近三个月医疗自付" in shown  # the model's factor
     assert "医疗互助帮扶" in shown  # a social resource for the need
+    at.button(key="monitoring_claim").click().run()
+    assert not at.exception and not at.error
+    assert any("认领人:jingban01" in c for c in texts(at.caption))
     at.button(key="monitoring_visit").click().run()
     assert texts(at.error) == ["登记走访须写明走访情况"]
     at.text_area(key="monitoring_note").input("入户走访:户主住院治疗,自付费用高,家庭无其他收入").run()
@@ -68,7 +71,8 @@ def test_a_township_worker_reads_why_visits_and_refers(township):
     assert not at.exception and not at.error
     with township() as s:
         done = s.scalars(select(MonitoringWarning).where(MonitoringWarning.id == medical)).one()
-        assert done.status == "referred" and done.handled_by == "jingban01" and "住院" in done.visit_note
+        assert done.status == "referred" and done.handled_by == done.claimed_by == "jingban01"
+        assert "住院" in done.visit_note
         reads = s.scalars(select(AuditLog).where(AuditLog.actor == "jingban01",
                                                  AuditLog.purpose == "查看监测预警详情")).all()
         assert reads and all(r.outcome == "allowed" for r in reads)

@@ -25,8 +25,10 @@ st.title("监测预警")
 st.caption("低收入人口动态监测:规则预警与风险模型每月比对各部门数据,发现可能陷入困难的家庭,推送至责任乡镇(街道)。"
            "按等级限时入户走访,走访后转入认定程序或写明理由排除;每一步记入审计日志。")
 
-status = st.selectbox("状态", list(STATUS_FILTER), format_func=STATUS_FILTER.get, key="monitoring_status")
-queue = ui.guarded(ms.queue_frame, user, status or None)
+f1, f2 = st.columns([3, 1])
+status = f1.selectbox("状态", list(STATUS_FILTER), format_func=STATUS_FILTER.get, key="monitoring_status")
+mine = f2.checkbox("只看我认领的", key="monitoring_mine")
+queue = ui.guarded(ms.queue_frame, user, status or None, mine)
 if queue is not None:
     ui.table(queue, key="monitoring_queue", empty="管辖区域内没有监测预警。")
     if not queue.empty:
@@ -51,12 +53,18 @@ if queue is not None:
                     st.markdown("**可链接的社会资源**")
                     for p in info["resources"]:
                         st.markdown(f"- {p['name_zh']}({p['provider']}):{p['service_zh']}〔{'、'.join(p['needs_zh'])}〕")
-                st.caption(f"状态:{info['status_zh']};模型版本 {info['model_version'] or '—'};"
+                claimed = f"认领人:{info['claimed_by']};" if info["claimed_by"] else "尚未认领;"
+                st.caption(f"状态:{info['status_zh']};{claimed}模型版本 {info['model_version'] or '—'};"
                            f"指标配置版本 {info['config_version']}")
                 if info["visit_note"]:
                     st.info(f"走访情况:{info['visit_note']}")
                 if info["outcome_note"]:
                     st.info(f"处理结果:{info['outcome_note']}")
+                if info["status"] == "pending" and not info["claimed_by"]:
+                    if st.button("认领此预警", key="monitoring_claim"):
+                        _, ok = _run(ms.handle, user, int(chosen), "claim", "")
+                        if ok:
+                            st.rerun()
                 steps = STEPS.get(info["status"], [])
                 if steps:
                     note = st.text_area("走访情况 / 处理理由(必填)", key="monitoring_note")

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("pushed_at", UtcDateTime(), nullable=False),
         sa.Column("due_at", UtcDateTime(), nullable=False),
         sa.Column("visited_at", UtcDateTime(), nullable=True),
+        sa.Column("claimed_by", sa.String(64), nullable=True),
         sa.Column("handled_by", sa.String(64), nullable=True),
         sa.Column("visit_note", sa.Text(), nullable=True),
         sa.Column("outcome_note", sa.Text(), nullable=True),
