@@ -36,6 +36,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("monthly", "views/monthly.py", "统计月报", ":material/summarize:", "业务", "view_aggregate"),
     PageSpec("verification", "views/verification.py", "核对工作台", ":material/fact_check:", "核对",
              "submit_verification"),
+    PageSpec("search", "views/search.py", "人员查询", ":material/person_search:", "核对", "search_person"),
     PageSpec("monitoring", "views/monitoring.py", "监测预警", ":material/notifications_active:", "监测",
              "handle_warning"),
     PageSpec("supervision", "views/supervision.py", "电子监察", ":material/policy:", "监督", "view_supervision"),

@@ -40,6 +40,7 @@ GOLD = {
     "detection_list": ("verification", "检出名单"),
     "exchange_quality": ("exchange", "交换质量"),
     "low_income_cube": ("analysis", "低收入人口分布"),
+    "person_directory": ("verification", "人员目录"),
 }
 # Quarantine columns staff may see. ``_raw_row`` (and ``_raw_text``) hold the delivered row with
 # its personal data and are never read; ``_row_hash`` is of no use on a screen.

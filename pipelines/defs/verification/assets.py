@@ -54,6 +54,18 @@ def household_index(paths: PlatformPaths) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"tables": len(done), "advanced": dg.MetadataValue.json(moved)})
 
 
+DIRECTORY_KEY = dg.AssetKey(["gold", "verification", "person_directory"])
+
+
+@dg.asset(key=DIRECTORY_KEY, deps=[exchange.PERSONS_KEY], group_name="gold_verification", kinds={"delta"},
+          description="人员目录:户籍人员及姓名拼音、首字母,供人员查询(模糊、同音、拼音、部分身份证号)")
+def person_directory(paths: PlatformPaths) -> dg.MaterializeResult:
+    from verification import directory  # noqa: PLC0415
+
+    version = directory.publish(paths.resolved().lake)
+    return dg.MaterializeResult(metadata={"delta_version": version})
+
+
 @dg.asset(key=QUEUE_KEY, deps=DETECTION_KEYS, group_name="business", kinds={"sql"},
           description="动态复核:当月检出名单(不符合、需人工复核的在册家庭)推送至各县工作队列,同一户每月只推送一次")
 def reverification_tasks(paths: PlatformPaths) -> dg.MaterializeResult:
@@ -99,5 +111,6 @@ REVERIFICATION_JOB = dg.define_asset_job(
 # the 20th: after every department's agreed delivery day (the latest is the 15th) and the marts
 REVERIFICATION_SCHEDULE = dg.ScheduleDefinition(job=REVERIFICATION_JOB, cron_schedule="0 6 20 * *",
                                                 execution_timezone="Asia/Shanghai")
-SERVING_JOB = dg.define_asset_job("serving_index", selection=dg.AssetSelection.assets(SERVING_KEY))
-ASSETS = [household_index, reverification_tasks, verification_statistics, reverification_statistics]
+SERVING_JOB = dg.define_asset_job("serving_index", selection=dg.AssetSelection.assets(SERVING_KEY, DIRECTORY_KEY),
+                                  description="核对服务索引与人员目录:silver 更新后刷新")
+ASSETS = [household_index, person_directory, reverification_tasks, verification_statistics, reverification_statistics]
