@@ -393,9 +393,107 @@ def _run_score(scale: str, run_no: int, ws: Workspace) -> dict:
                           "rows": r["households"]}}
 
 
+# The staff app's first render: the overview and the analysis page run (Streamlit AppTest) for a
+# decision-maker of the whole province, in a fresh process each time — modules imported, every data
+# cache cold — against reading the same gold tables once with deltalake.
+_GOLD_FOR_SCREENS = ("statistics/monthly_statistics", "verification/detection_list", "exchange/exchange_quality",
+                     "analysis/low_income_cube")
+_PUBLISH = _POLICY + """
+import json, os, subprocess, sys
+from pathlib import Path
+import duckdb
+from jiuzhu import lake
+lake_root, warehouse, dbt_dir, tables = Path(sys.argv[1]), sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+ensure_policy(lake_root)
+env = {**os.environ, "JIUZHU_LAKE": str(lake_root), "JIUZHU_WAREHOUSE": warehouse, "DO_NOT_TRACK": "1"}
+proc = subprocess.run([str(Path(sys.executable).parent / "dbt"), "run", "--profiles-dir", ".", "--target-path",
+                       warehouse + ".target", "--log-path", warehouse + ".logs"], cwd=dbt_dir, env=env,
+                      capture_output=True, text=True)
+if proc.returncode:
+    raise SystemExit(proc.stdout[-3000:])
+with duckdb.connect(warehouse, read_only=True) as con:
+    for t in tables:
+        area, name = t.split("/")
+        lake.write(lake.table_path(lake_root, "gold", area, name), con.sql(f"select * from main.{name}").to_arrow_table())
+print(json.dumps({"ok": True}))
+"""
+_RENDER = """
+import json, os, resource, sys, time
+from pathlib import Path
+lake_root, home, page, user, password, tables = (Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4],
+                                                  sys.argv[5], json.loads(sys.argv[6]))
+os.environ.update({"JIUZHU_LAKE": str(lake_root), "JIUZHU_HOME": str(home),
+                   "JIUZHU_BUSINESS_DB_URL": f"sqlite:///{home / 'business.sqlite'}"})
+from streamlit.testing.v1 import AppTest
+import dashboards.staff.services, dashboards.staff.charts, dashboards.staff.monitoring_services  # noqa: F401
+from deltalake import DeltaTable
+import polars as pl
+from jiuzhu import auth
+from jiuzhu.business import db
+with db.session_factory(db.make_engine(os.environ["JIUZHU_BUSINESS_DB_URL"]))() as s:
+    result = auth.login(s, user, password)
+views = Path(dashboards.staff.services.__file__).parent / "views"
+at = AppTest.from_file(str(views / page), default_timeout=600)
+at.session_state["staff_session"] = result.session
+t = time.perf_counter(); at.run(); wall = time.perf_counter() - t
+if at.exception:
+    raise SystemExit(str(at.exception[0].value))
+t = time.perf_counter()
+for name in tables:
+    pl.from_arrow(DeltaTable(str(lake_root / "gold" / name)).to_pyarrow_table())
+read = time.perf_counter() - t
+print(json.dumps({"wall_s": wall, "read_s": read, "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+_PAGE_TABLES = {"overview.py": ["statistics/monthly_statistics", "verification/detection_list",
+                                "exchange/exchange_quality"],
+                "analysis.py": ["analysis/low_income_cube"]}
+
+
+def _screens_ready(scale: str, ws: Workspace) -> tuple[Path, Path]:
+    """The scale's lake with the screens' gold tables (dbt run and publish, untimed) and a home with a
+    decision-maker of the province."""
+    from jiuzhu import access, auth, lake  # noqa: PLC0415
+    from jiuzhu.business import db  # noqa: PLC0415
+
+    lake_root = ws.lake(scale)
+    if not all(lake.exists(lake_root / "gold" / t) for t in _GOLD_FOR_SCREENS):
+        warehouse = ws.root / f"screens_{scale}.duckdb"
+        _child(_PUBLISH, str(lake_root), str(warehouse), str(_DBT_DIR), json.dumps(list(_GOLD_FOR_SCREENS)))
+        warehouse.unlink(missing_ok=True)
+    home = ws.root / f"screens-home-{scale}"
+    url = f"sqlite:///{home / 'business.sqlite'}"
+    if not (home / "business.sqlite").exists():
+        home.mkdir(parents=True, exist_ok=True)
+        db.upgrade(url)
+        with db.session_factory(db.make_engine(url))() as s:
+            auth.create_user(s, "bench.decision", "基准测试决策者", access.DECISION_MAKER, "510000000000",
+                             _BENCH_PASSWORD, must_change_password=False)
+    return lake_root, home
+
+
+_BENCH_PASSWORD = "Bench#2026render"
+
+
+def _run_render(scale: str, run_no: int, ws: Workspace) -> dict:
+    lake_root, home = _screens_ready(scale, ws)
+    out = {}
+    for page, tables in _PAGE_TABLES.items():
+        _, r = _child(_RENDER, str(lake_root), str(home), page, "bench.decision", _BENCH_PASSWORD, json.dumps(tables))
+        out[page] = r
+    walls = {p: r["wall_s"] for p, r in out.items()}
+    slowest = max(walls, key=walls.get)
+    return {"wall_s": walls[slowest], "rows": 1, "persons": 0,
+            "peak_rss_mib": max(r["peak_rss_kib"] for r in out.values()) / 1024,
+            "detail": {**{f"{p.removesuffix('.py')}_first_render_s": round(w, 2) for p, w in walls.items()},
+                       **{f"{p.removesuffix('.py')}_gold_read_s": round(r["read_s"], 2) for p, r in out.items()},
+                       "slowest_page": slowest.removesuffix(".py"), "user": "decision-maker of the province"},
+            "reference": {"name": "reading the slowest page's gold tables once (deltalake → Polars)",
+                          "wall_s": out[slowest]["read_s"], "rows": 1}}
+
+
 STAGES = {"generate": _run_generate, "generate-largest-county": _run_largest_county, "ingest": _run_ingest,
           "marts": _run_marts, "verify": _run_verify, "reverify": _run_reverify,
-          "score": _run_score}
+          "score": _run_score, "render": _run_render}
 
 
 def run(scales: list[str], stages: list[str], repeat: int, out_dir: Path, workdir: Path | None = None) -> dict:

@@ -11,9 +11,10 @@ pytestmark = pytest.mark.slow
 
 def test_bench_writes_the_table_and_the_json(tmp_path, monkeypatch):
     monkeypatch.setenv("JIUZHU_BENCH_HOUSEHOLDS", "12")
-    results = bench.run(["tiny"], ["generate", "ingest", "marts", "verify", "reverify", "score"], 1,
-                        tmp_path)
-    gen, ingest, marts, verify, reverify, score = results["stages"]
+    results = bench.run(["tiny"], ["generate", "ingest", "marts", "verify", "reverify", "score", "render"],
+                        1, tmp_path)
+    gen, ingest, marts, verify, reverify, score, render = results["stages"]
+    assert render["detail"]["overview_first_render_s"] > 0 and render["detail"]["analysis_first_render_s"] > 0
     assert score["persons"] > 0 and score["persons_per_s"] > 0 and score["detail"]["households"] == score["rows"]
     assert verify["detail"]["households"] == 12 and 0 < verify["detail"]["p50_ms"] <= verify["detail"]["p95_ms"]
     assert verify["ratio_to_reference"] > 0 and verify["detail"]["pdf_render_p50_s"] > 0
