@@ -73,8 +73,8 @@ if scope_level == 1:
 by_region = services.persons_by_region(cut, map_level, scope)
 values = dict(zip(by_region["区划代码"], by_region["人数"], strict=True))
 m1, m2 = st.columns([3, 2])
-m1.altair_chart(charts.choropleth(charts.map_features(map_level, scope, values),
-                                  f"{scope_name}低收入人口分布({MAP_LEVELS[map_level]})"), width="stretch")
+m1.vega_lite_chart(charts.choropleth(charts.map_features(map_level, scope, values),
+                                    f"{scope_name}低收入人口分布({MAP_LEVELS[map_level]})"), width="stretch")
 m1.caption(charts.MAP_ATTRIBUTION)
 with m2:
     ui.table(by_region, key="analysis_by_region", column_config={"占比": st.column_config.NumberColumn(format="percent")})
