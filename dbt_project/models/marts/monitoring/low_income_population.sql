@@ -1,6 +1,7 @@
 -- 低收入人口库 (MN-2): every person in a low-income category in the latest month — dibao, tekun,
 -- low-income margin, temporary aid (from the roll) and return-to-poverty monitoring targets (乡村振兴),
--- with start date, region and demographics. Verification zone: keys identify people.
+-- with start date, region, demographics and the household's monitoring indicators of the month
+-- (monitoring_features). Verification zone: keys identify people.
 with latest as (select max(period) as period from {{ ref('stg_minzheng__assistance_rosters') }}),
 roll as (
     select r.person_key, r.household_no, r.aid_category as category, r.start_date, r.region_code, r.period
@@ -23,7 +24,10 @@ select
     e.period, e.person_key, e.household_no, e.category, e.start_date, e.region_code,
     substr(e.region_code, 1, 6) as county_code, substr(e.region_code, 1, 4) || '00' as prefecture_code,
     p.sex, p.ethnicity, {{ age_in_years('p.birth_date', month_end('e.period')) }} as age_years,
-    d.disability_grade, p.area_type
+    d.disability_grade, p.area_type,
+    f.income_ratio, f.income_drop_share, f.medical_oop_3m_yuan, f.medical_burden, f.job_lost_members,
+    f.contributions_stopped_members, f.new_disabled_working_age, f.deceased_working_age_3m
 from everyone e
 join {{ ref('stg_gongan__persons') }} p on p.person_key = e.person_key
 left join disability d on d.person_key = e.person_key
+left join {{ ref('monitoring_features') }} f on f.household_no = e.household_no and f.period = e.period
