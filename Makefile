@@ -74,7 +74,7 @@ endif
 
 test: setup
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 bench: setup
 	$(BIN)/jiuzhu bench --scale small --stages generate --repeat 3

@@ -17,14 +17,14 @@ def test_definitions_load_and_validate():
 
 
 def test_asset_groups_follow_the_written_conventions():
-    """docs/conventions.md: groups are bronze_<dept>, silver_*, gold_<area>, synthetic, serving or business."""
+    """docs/conventions.md: groups are bronze_<dept>, silver_*, gold_<area>, synthetic, serving, business or models."""
     from jiuzhu import departments
     from pipelines.definitions import defs
 
     graph = defs.get_repository_def().asset_graph
     prefixes = {"bronze": ("bronze_",), "quarantine": ("bronze_",), "silver": ("silver_",), "gold": ("gold_",),
                 "synthetic": ("synthetic",), "warehouse": ("warehouse_", "gold_"), "serving": ("serving",),
-                "business": ("business",)}
+                "business": ("business",), "models": ("models",)}
     slugs = set(departments.slugs())
     for key in graph.get_all_asset_keys():
         group = graph.get(key).group_name

@@ -18,7 +18,7 @@ def _period(context: dg.AssetExecutionContext) -> str:
     return context.partition_key[:7]
 
 
-@dg.asset(key=MODEL_KEY, deps=[FEATURES_KEY], group_name="monitoring", kinds={"scikit-learn"},
+@dg.asset(key=MODEL_KEY, deps=[FEATURES_KEY], group_name="models", kinds={"scikit-learn"},
           description="低收入风险模型:以监测指标训练,按时间切分评估,与加权指数和规则对比,skops 存入模型库")
 def risk_model(context: dg.AssetExecutionContext, paths: PlatformPaths) -> dg.MaterializeResult:
     from models import risk, training  # noqa: PLC0415
@@ -36,7 +36,7 @@ def risk_model(context: dg.AssetExecutionContext, paths: PlatformPaths) -> dg.Ma
         "model_card": dg.MetadataValue.md(training.comparison_markdown(trained.metadata))})
 
 
-@dg.asset(key=SCORES_KEY, deps=[FEATURES_KEY, MODEL_KEY], partitions_def=PARTITIONS, group_name="monitoring",
+@dg.asset(key=SCORES_KEY, deps=[FEATURES_KEY, MODEL_KEY], partitions_def=PARTITIONS, group_name="gold_monitoring",
           kinds={"delta"}, check_specs=[dg.AssetCheckSpec("feature_drift", asset=SCORES_KEY,
                                                           description="每个特征的群体稳定性指数(PSI)不超过0.25")],
           description="月度风险评分:每户的模型概率、加权风险指数、规则发现及预警候选户的解释")
