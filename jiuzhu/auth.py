@@ -253,13 +253,19 @@ def login(
     password: str,
     *,
     clock: audit.Clock = audit.utc_now,
-    idle_timeout: timedelta = IDLE_TIMEOUT,
-    absolute_timeout: timedelta = ABSOLUTE_TIMEOUT,
+    idle_timeout: timedelta | None = None,
+    absolute_timeout: timedelta | None = None,
 ) -> LoginResult:
-    """Check a password; lock after ``MAX_FAILURES`` consecutive failures. Every attempt is audited.
+    """Check a password; lock after the security policy's consecutive failures (``MAX_FAILURES``
+    by default). Every attempt is audited. The session limits are the policy's unless given.
 
     Unknown user and wrong password get the same message so the form does not reveal accounts.
     """
+    from jiuzhu import security_settings  # noqa: PLC0415  (it imports this module)
+
+    rules = security_settings.policy(session)
+    idle_timeout = idle_timeout or rules.idle_timeout
+    absolute_timeout = absolute_timeout or rules.absolute_timeout
     now = clock()
     user = find_user(session, username, for_update=True)
     if user is None:
@@ -276,12 +282,12 @@ def login(
     if not _verify(user.password_hash, password):
         user.failed_attempts = (user.failed_attempts or 0) + 1
         user.updated_at = now
-        if user.failed_attempts >= MAX_FAILURES:
+        if user.failed_attempts >= rules.max_failures:
             user.failed_attempts = 0
-            user.locked_until = now + LOCKOUT
+            user.locked_until = now + rules.lockout
             _login_audit(session, username, user.role, region, "failure", "locked_now", clock)
             return LoginResult(
-                False, "ACCOUNT_LOCKED", f"账户已锁定,请于{int(LOCKOUT.total_seconds() // 60)}分钟后重试"
+                False, "ACCOUNT_LOCKED", f"账户已锁定,请于{int(rules.lockout.total_seconds() // 60)}分钟后重试"
             )
         _login_audit(session, username, user.role, region, "failure", "bad_password", clock)
         return LoginResult(False, "BAD_CREDENTIALS", MSG_BAD_CREDENTIALS)

@@ -45,6 +45,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("dictionary", "views/dictionary.py", "数据字典", ":material/menu_book:", "系统管理", None),
     PageSpec("regions", "views/regions.py", "行政区划", ":material/account_tree:", "系统管理", None),
     PageSpec("users", "views/users.py", "用户管理", ":material/group:", "系统管理", "manage_users"),
+    PageSpec("security", "views/security.py", "安全策略", ":material/shield_lock:", "系统管理",
+             "manage_security_settings"),
     PageSpec("audit", "views/audit.py", "审计日志", ":material/fact_check:", "系统管理", "view_audit"),
     PageSpec("password", "views/password.py", "修改密码", ":material/key:", "账户", None),
 )

@@ -685,3 +685,28 @@ def export_audit(user: access.Principal) -> bytes:
             path = Path(tmp) / "audit.csv"
             audit.export(db, path, "csv")
             return path.read_bytes()
+
+
+# --- 系统管理: the security policy (security administrator) -------------------------------------------
+
+
+def security_policy(user: access.Principal) -> list[dict]:
+    from jiuzhu import security_settings  # noqa: PLC0415
+
+    _authorize(user, "manage_security_settings", user.jurisdiction_code)
+    with business_session() as db:
+        return security_settings.rows(db)
+
+
+def update_security_policy(user: access.Principal, changes: Mapping[str, int]) -> list[str]:
+    """Apply the changed values one by one (each authorised and audited); the names of those changed."""
+    from jiuzhu import security_settings  # noqa: PLC0415
+
+    done = []
+    with business_session() as db:
+        current = security_settings.values(db)
+        for key, value in changes.items():
+            if current.get(key) != value:
+                security_settings.update(db, user, key, int(value), clock=now)
+                done.append(security_settings.SETTINGS[key].name_zh)
+    return done

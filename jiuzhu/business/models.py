@@ -254,3 +254,15 @@ class MonitoringWarning(Base):
         Index("ix_monitoring_warnings_household", "household_no", "pushed_at"),
         Index("ix_monitoring_warnings_updated_at", "updated_at"),
     )
+
+
+class SecuritySetting(Base):
+    """安全策略: the security administrator's settings (login lockout, session limits); a missing
+    row means the default of ``jiuzhu.security_settings``."""
+
+    __tablename__ = "security_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)

@@ -13,13 +13,13 @@ from jiuzhu.business.models import Base
 def test_migrations_build_exactly_the_models(engine):
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-        assert MigrationContext.configure(conn).get_current_revision() == "0004_monitoring_warnings"
+        assert MigrationContext.configure(conn).get_current_revision() == "0005_security_settings"
 
 
 def test_every_table_carries_updated_at_for_incremental_mirroring(engine):
     tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
     assert tables == {"users", "audit_log", "verification_requests", "verification_request_members",
-                      "verification_reports", "reverification_tasks", "monitoring_warnings"}
+                      "verification_reports", "reverification_tasks", "monitoring_warnings", "security_settings"}
     for table in tables:
         assert "updated_at" in {c["name"] for c in inspect(engine).get_columns(table)}
 
