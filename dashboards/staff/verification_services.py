@@ -123,16 +123,16 @@ def report_pdf(user: access.Principal, report_no: str, purpose: str) -> bytes:
         return vr.regenerate_report(db, user, report_no, settings.load().lake, purpose=purpose, clock=now)
 
 
-def queue_frame(user: access.Principal) -> pd.DataFrame:
+def queue_frame(user: access.Principal, status: str | None = None) -> pd.DataFrame:
     """The county's re-verification tasks (动态复核): household numbers, results, deadlines."""
     with business_session() as db:
-        tasks = reverify.queue(db, user, clock=now)
+        tasks = reverify.queue(db, user, status=status, clock=now)
         late = {t.id for t in reverify.overdue(tasks, now())}
         rows = [{"任务号": t.id, "月份": t.period, "户号": t.household_no, "区县": t.county_code[:6],
                  "结论": t.assessment, "原因": ";".join(r["reason_zh"] for r in json.loads(t.reasons_json)),
-                 "状态": reverify.STATUS_ZH[t.status], "办结期限": china_time(t.due_at, seconds=False),
-                 "超期": "是" if t.id in late else ""} for t in tasks]
-    return pd.DataFrame(rows, columns=["任务号", "月份", "户号", "区县", "结论", "原因", "状态", "办结期限", "超期"])
+                 "状态": reverify.STATUS_ZH[t.status], "经办人": t.handled_by or "",
+                 "办结期限": china_time(t.due_at, seconds=False), "超期": "是" if t.id in late else ""} for t in tasks]
+    return pd.DataFrame(rows, columns=["任务号", "月份", "户号", "区县", "结论", "原因", "状态", "经办人", "办结期限", "超期"])
 
 
 def handle_task(user: access.Principal, task_id: int, action: str, note: str) -> None:

@@ -71,6 +71,7 @@ def test_a_county_handles_its_own_tasks_in_order_and_is_refused_elsewhere(sessio
         reverify.handle(session, mine, task.id, "clear", "", clock=clock)
     assert err.value.code == "NOTE_MISSING"
     assert reverify.handle(session, mine, task.id, "start", clock=clock).status == "in_review"
+    assert [t.id for t in reverify.queue(session, mine, status="in_review", clock=clock)] == [task.id]
     with pytest.raises(reverify.QueueError) as err:
         reverify.handle(session, mine, task.id, "start", clock=clock)
     assert err.value.code == "STATUS_INVALID"

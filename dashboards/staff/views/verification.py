@@ -104,7 +104,9 @@ with tab_new:
             st.rerun()  # the list above is drawn again with the new request
 
 with tab_queue:
-    queue = ui.guarded(vs.queue_frame, user) if services.may(user, "review_verification") else None
+    queue_status = st.selectbox("状态", ["", *reverify.STATUS_ZH], key="queue_status",
+                                format_func=lambda s: reverify.STATUS_ZH.get(s, "全部"))
+    queue = ui.guarded(vs.queue_frame, user, queue_status or None) if services.may(user, "review_verification") else None
     if not services.may(user, "review_verification"):
         st.info("动态复核工作队列由县级核对员办理。")
     if queue is not None:
