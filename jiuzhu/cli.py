@@ -506,5 +506,41 @@ def model_score(period: str | None, push: bool) -> None:
         click.echo(f"已推送{pushed.pushed:,}条预警至{pushed.townships:,}个乡镇(30天内已推送且未升级的{pushed.suppressed:,}户未重复推送)")
 
 
+# --- operations: integrity of the lake's data files ----------------------------------------------------
+
+@main.group("integrity")
+def integrity_group() -> None:
+    """数据文件完整性:校验值清单的登记与核查。"""
+
+
+@integrity_group.command("seal")
+def integrity_seal() -> None:
+    """Record the checksums of the data files written since the last seal."""
+    from jiuzhu import integrity, settings
+
+    lake_root = settings.load().lake
+    done = integrity.seal(lake_root)
+    click.echo(f"已登记 {sum(done.values()):,} 个新数据文件的校验值({len(done)} 张表),清单位于 {integrity.manifest_root(lake_root)}")
+
+
+@integrity_group.command("check")
+@click.option("--json", "as_json", is_flag=True)
+def integrity_check(as_json: bool) -> None:
+    """Find altered, swapped, missing, extra or unsealed data files; exit 1 when any is found."""
+    from dataclasses import asdict
+
+    from jiuzhu import integrity, settings
+
+    findings = integrity.check(settings.load().lake)
+    if as_json:
+        click.echo(json.dumps([asdict(f) for f in findings], ensure_ascii=False, indent=2))
+    elif not findings:
+        click.echo("数据文件完整性核查通过:所有文件与登记的校验值一致。")
+    for f in findings if not as_json else []:
+        click.echo(f"[{f.code}] {f.table}/{f.file}:{f.message_zh}")
+    if any(f.code != "UNSEALED" for f in findings):
+        raise SystemExit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -31,7 +31,21 @@ def write(path: Path, data: pa.Table, *, mode: str = "overwrite", partition_by: 
     else:
         write_deltalake(str(path), data, mode=mode, partition_by=partition_by,
                         description=description, schema_mode="overwrite" if mode == "overwrite" else None)
+    root = root_of(path)
+    if root is not None:  # the new files' checksums go into the integrity manifest at once
+        from jiuzhu import integrity  # noqa: PLC0415
+
+        integrity.seal_table(root, Path(path))
     return DeltaTable(str(path)).version()
+
+
+def root_of(path: Path) -> Path | None:
+    """The lake root of a table path (the directory holding its zone), if it lies in a zone."""
+    parts = Path(path).resolve().parts
+    for i in range(len(parts) - 1, 0, -1):
+        if parts[i] in ZONES:
+            return Path(*parts[:i])
+    return None
 
 
 def read(path: Path, *, version: int | None = None, columns: list[str] | None = None) -> pa.Table:

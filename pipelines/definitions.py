@@ -10,6 +10,7 @@ from pipelines.defs.foundation import assets as foundation
 from pipelines.defs.foundation.resources import PlatformPaths
 from pipelines.defs.marts import assets as marts
 from pipelines.defs.monitoring import assets as monitoring
+from pipelines.defs.operations import assets as operations
 from pipelines.defs.verification import assets as verification
 
 # Cross-cutting policy lives here only: transient failures (a locked file, a slow disk) are
@@ -21,11 +22,11 @@ defs = dg.Definitions(
             foundation.policy_asset_limits, *foundation.BUSINESS_MIRRORS,
             *exchange.INGEST_ASSETS, *exchange.SILVER_ASSETS, *exchange.DERIVED_ASSETS,
             marts.dbt_models, *marts.PUBLISH_ASSETS, *verification.ASSETS,
-            *monitoring.ASSETS],
+            *monitoring.ASSETS, *operations.ASSETS],
     asset_checks=[foundation.regions_are_complete],
     resources={"paths": PlatformPaths(), "dbt": marts.DBT_RESOURCE},
     sensors=[inbox_sensor],
-    schedules=[verification.REVERIFICATION_SCHEDULE, *monitoring.SCHEDULES],
+    schedules=[verification.REVERIFICATION_SCHEDULE, *monitoring.SCHEDULES, operations.INTEGRITY_SCHEDULE],
     jobs=[
         dg.define_asset_job("foundation", selection=dg.AssetSelection.groups("silver_reference", "synthetic"),
                             op_retry_policy=RETRY),
@@ -34,6 +35,7 @@ defs = dg.Definitions(
         verification.REVERIFICATION_JOB,
         verification.SERVING_JOB,
         *monitoring.JOBS,
+        operations.INTEGRITY_JOB,
         dg.define_asset_job("publish_gold", selection=dg.AssetSelection.assets(*marts.PUBLISH_ASSETS),
                             op_retry_policy=RETRY),
     ],

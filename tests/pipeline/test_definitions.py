@@ -24,7 +24,8 @@ def test_asset_groups_follow_the_written_conventions():
     graph = defs.get_repository_def().asset_graph
     prefixes = {"bronze": ("bronze_",), "quarantine": ("bronze_",), "silver": ("silver_",), "gold": ("gold_",),
                 "synthetic": ("synthetic",), "warehouse": ("warehouse_", "gold_"), "serving": ("serving",),
-                "business": ("business",), "models": ("models",)}
+                "business": ("business",), "models": ("models",),
+                "integrity": ("integrity",)}
     slugs = set(departments.slugs())
     for key in graph.get_all_asset_keys():
         group = graph.get(key).group_name
