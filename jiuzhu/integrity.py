@@ -46,7 +46,7 @@ def tables(lake_root: Path) -> list[Path]:
     return sorted(found)
 
 
-def _log(table: Path) -> tuple[dict[str, int], set[str], int]:
+def delta_log(table: Path) -> tuple[dict[str, int], set[str], int]:
     """Files added (with the version) and removed across the table's JSON commits, and the last version."""
     added: dict[str, int] = {}
     removed: set[str] = set()
@@ -94,7 +94,7 @@ def seal_table(lake_root: Path, table: Path) -> int:
     """Record the files added since the last seal; returns how many were recorded."""
     target = _manifest_file(lake_root, table)
     manifest = _load(target)
-    added, _, last = _log(table)
+    added, _, last = delta_log(table)
     new = 0
     for rel, version in added.items():
         if rel in manifest["files"]:
@@ -131,7 +131,7 @@ def check(lake_root: Path) -> list[Finding]:
     for table in tables(lake_root):
         name = str(table.relative_to(lake_root))
         manifest = _load(_manifest_file(lake_root, table))
-        added, removed, _ = _log(table)
+        added, removed, _ = delta_log(table)
         on_disk = _data_files(table)
         for rel in sorted(on_disk - set(added)):
             findings.append(Finding("EXTRA", name, rel, CODES_ZH["EXTRA"]))

@@ -26,7 +26,7 @@ defs = dg.Definitions(
     asset_checks=[foundation.regions_are_complete],
     resources={"paths": PlatformPaths(), "dbt": marts.DBT_RESOURCE},
     sensors=[inbox_sensor],
-    schedules=[verification.REVERIFICATION_SCHEDULE, *monitoring.SCHEDULES, operations.INTEGRITY_SCHEDULE],
+    schedules=[verification.REVERIFICATION_SCHEDULE, *monitoring.SCHEDULES, *operations.SCHEDULES],
     jobs=[
         dg.define_asset_job("foundation", selection=dg.AssetSelection.groups("silver_reference", "synthetic"),
                             op_retry_policy=RETRY),
@@ -35,7 +35,7 @@ defs = dg.Definitions(
         verification.REVERIFICATION_JOB,
         verification.SERVING_JOB,
         *monitoring.JOBS,
-        operations.INTEGRITY_JOB,
+        *operations.JOBS,
         dg.define_asset_job("publish_gold", selection=dg.AssetSelection.assets(*marts.PUBLISH_ASSETS),
                             op_retry_policy=RETRY),
     ],

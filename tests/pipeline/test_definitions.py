@@ -25,7 +25,7 @@ def test_asset_groups_follow_the_written_conventions():
     prefixes = {"bronze": ("bronze_",), "quarantine": ("bronze_",), "silver": ("silver_",), "gold": ("gold_",),
                 "synthetic": ("synthetic",), "warehouse": ("warehouse_", "gold_"), "serving": ("serving",),
                 "business": ("business",), "models": ("models",),
-                "integrity": ("integrity",)}
+                "integrity": ("integrity",), "operations": ("operations",)}
     slugs = set(departments.slugs())
     for key in graph.get_all_asset_keys():
         group = graph.get(key).group_name

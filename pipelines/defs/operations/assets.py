@@ -30,8 +30,37 @@ def integrity_manifest(context: dg.AssetExecutionContext, paths: PlatformPaths):
             {c: sum(1 for f in findings if f.code == c) for c in sorted({f.code for f in findings})})})
 
 
+BACKUP_KEY = dg.AssetKey(["operations", "backup"])
+
+
+@dg.asset(key=BACKUP_KEY, deps=[MANIFEST_KEY], group_name="operations", kinds={"backup"},
+          description="每日备份:数据湖(各表版本固定、按内容去重增量)、业务库、审计链头与 Dagster 实例,按保留份数清理")
+def daily_backup(paths: PlatformPaths) -> dg.MaterializeResult:
+    import os  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from jiuzhu import backup  # noqa: PLC0415
+    from jiuzhu.business import db  # noqa: PLC0415
+
+    cfg = paths.resolved()
+    dest = Path(os.environ.get("JIUZHU_BACKUP_DIR") or cfg.home / "backup")
+    dagster_home = os.environ.get("DAGSTER_HOME")
+    result = backup.backup(cfg.lake, cfg.home, dest, business_url=db.default_url(),
+                           dagster_home=Path(dagster_home) if dagster_home else None)
+    dropped, removed = backup.prune(dest, int(os.environ.get("JIUZHU_BACKUP_KEEP", "7")))
+    return dg.MaterializeResult(metadata={"backup": dg.MetadataValue.path(str(result.path)), "tables": result.tables,
+                                          "files": result.files, "new_objects": result.new_objects,
+                                          "new_mib": round(result.bytes_new / 2**20, 1), "pruned_backups": dropped,
+                                          "pruned_objects": removed})
+
+
+BACKUP_JOB = dg.define_asset_job("backup", selection=dg.AssetSelection.assets(MANIFEST_KEY, BACKUP_KEY),
+                                 description="核查数据文件后做每日备份")
+BACKUP_SCHEDULE = dg.ScheduleDefinition(job=BACKUP_JOB, cron_schedule="30 2 * * *", execution_timezone="Asia/Shanghai")
 INTEGRITY_JOB = dg.define_asset_job("integrity", selection=dg.AssetSelection.assets(MANIFEST_KEY),
                                     description="登记并核查数据文件校验值(每小时)")
 INTEGRITY_SCHEDULE = dg.ScheduleDefinition(job=INTEGRITY_JOB, cron_schedule="15 * * * *",
                                            execution_timezone="Asia/Shanghai")
-ASSETS = [integrity_manifest]
+ASSETS = [integrity_manifest, daily_backup]
+JOBS = [INTEGRITY_JOB, BACKUP_JOB]
+SCHEDULES = [INTEGRITY_SCHEDULE, BACKUP_SCHEDULE]
