@@ -54,6 +54,28 @@ def daily_backup(paths: PlatformPaths) -> dg.MaterializeResult:
                                           "pruned_objects": removed})
 
 
+MAINTENANCE_KEY = dg.AssetKey(["operations", "table_maintenance"])
+
+
+@dg.asset(key=MAINTENANCE_KEY, group_name="operations", kinds={"delta"},
+          description="表维护:合并小文件(按查询键 Z-order),按可复现窗口(400天)清理过期文件,行数不变")
+def table_maintenance(paths: PlatformPaths) -> dg.MaterializeResult:
+    from jiuzhu import maintenance  # noqa: PLC0415
+
+    results = maintenance.maintain(paths.resolved().lake)
+    changed = [r for r in results if r.rows_after != r.rows_before]
+    if changed:
+        raise RuntimeError(f"表维护后行数改变:{', '.join(r.table for r in changed)}")
+    return dg.MaterializeResult(metadata={
+        "tables": len(results), "files_before": sum(r.files_before for r in results),
+        "files_after": sum(r.files_after for r in results), "vacuumed": sum(r.vacuumed for r in results),
+        "retention_days": maintenance.REPRODUCIBILITY_DAYS})
+
+
+MAINTENANCE_JOB = dg.define_asset_job("table_maintenance", selection=dg.AssetSelection.assets(MAINTENANCE_KEY),
+                                      description="每周表维护(合并、Z-order、清理)")
+MAINTENANCE_SCHEDULE = dg.ScheduleDefinition(job=MAINTENANCE_JOB, cron_schedule="0 3 * * 0",
+                                             execution_timezone="Asia/Shanghai")
 BACKUP_JOB = dg.define_asset_job("backup", selection=dg.AssetSelection.assets(MANIFEST_KEY, BACKUP_KEY),
                                  description="核查数据文件后做每日备份")
 BACKUP_SCHEDULE = dg.ScheduleDefinition(job=BACKUP_JOB, cron_schedule="30 2 * * *", execution_timezone="Asia/Shanghai")
@@ -61,6 +83,6 @@ INTEGRITY_JOB = dg.define_asset_job("integrity", selection=dg.AssetSelection.ass
                                     description="登记并核查数据文件校验值(每小时)")
 INTEGRITY_SCHEDULE = dg.ScheduleDefinition(job=INTEGRITY_JOB, cron_schedule="15 * * * *",
                                            execution_timezone="Asia/Shanghai")
-ASSETS = [integrity_manifest, daily_backup]
-JOBS = [INTEGRITY_JOB, BACKUP_JOB]
-SCHEDULES = [INTEGRITY_SCHEDULE, BACKUP_SCHEDULE]
+ASSETS = [integrity_manifest, daily_backup, table_maintenance]
+JOBS = [INTEGRITY_JOB, BACKUP_JOB, MAINTENANCE_JOB]
+SCHEDULES = [INTEGRITY_SCHEDULE, BACKUP_SCHEDULE, MAINTENANCE_SCHEDULE]
