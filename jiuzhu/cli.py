@@ -605,5 +605,55 @@ def maintain_cmd(retention_days: int | None, zorder: bool) -> None:
                "行数均未改变" if all(r.rows_after == r.rows_before for r in results) else "警告:有表的行数改变")
 
 
+@main.command("health")
+@click.option("--integrity/--no-integrity", "with_integrity", default=True, show_default=True,
+              help="Also hash every data file (the full integrity check).")
+def health_cmd(with_integrity: bool) -> None:
+    """The platform's state for the on-call engineer: alerts, feeds, integrity, backups, audit chain."""
+    import datetime as dt
+
+    from exchange import status as exchange_status
+    from jiuzhu import alerts, audit, backup, integrity, settings
+    from jiuzhu.business import db
+
+    cfg = settings.load()
+    bad = False
+    board = alerts.Alerts(cfg.home)
+    open_alerts = board.open_alerts()
+    click.echo(f"告警:{len(open_alerts)} 条未解除")
+    for key, a in sorted(open_alerts.items()):
+        click.echo(f"  [{alerts.SEVERITY_ZH.get(a['severity'], a['severity'])}] {a['title_zh']}({a['at']},{key})")
+        bad |= a["severity"] == "critical"
+    rows = exchange_status.department_status(cfg.lake) if (cfg.lake / "bronze").exists() else []
+    late = [r for r in rows if r["freshness"].startswith("逾期")]
+    click.echo(f"共享单位:{len(rows)} 个,逾期 {len(late)} 个" + ("" if not late else ":" + "、".join(
+        f"{r['name']}({r['freshness']})" for r in late)))
+    if with_integrity:
+        findings = [f for f in integrity.check(cfg.lake) if f.code != "UNSEALED"] if cfg.lake.exists() else []
+        click.echo("数据完整性:" + ("通过" if not findings else f"发现 {len(findings)} 个问题(jiuzhu integrity check 查看)"))
+        bad |= bool(findings)
+    found = backup.backups(_backup_dir(None))
+    if found:
+        made = dt.datetime.strptime(found[-1].name, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=dt.UTC)
+        hours = (dt.datetime.now(dt.UTC) - made).total_seconds() / 3600
+        click.echo(f"最近备份:{found[-1].name}({hours:.1f} 小时前,共 {len(found)} 份)")
+        bad |= hours > 48
+    else:
+        click.echo("最近备份:无(jiuzhu backup)")
+    url = db.default_url()
+    if not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists():
+        engine = db.make_engine(url)
+        try:
+            with db.session_factory(engine)() as s:
+                anchor = _default_anchor()
+                result = audit.verify(s, anchor if anchor.exists() else None)
+        finally:
+            engine.dispose()
+        click.echo(f"审计日志哈希链:{'通过' if result.ok else '不通过:' + result.problem_zh}(共 {result.count} 条)")
+        bad |= not result.ok
+    if bad:
+        raise SystemExit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ from pipelines.defs.foundation.resources import PlatformPaths
 from pipelines.defs.marts import assets as marts
 from pipelines.defs.monitoring import assets as monitoring
 from pipelines.defs.operations import assets as operations
+from pipelines.defs.operations import sensors as operations_sensors
 from pipelines.defs.verification import assets as verification
 
 # Cross-cutting policy lives here only: transient failures (a locked file, a slow disk) are
@@ -25,7 +26,7 @@ defs = dg.Definitions(
             *monitoring.ASSETS, *operations.ASSETS],
     asset_checks=[foundation.regions_are_complete],
     resources={"paths": PlatformPaths(), "dbt": marts.DBT_RESOURCE},
-    sensors=[inbox_sensor],
+    sensors=[inbox_sensor, *operations_sensors.SENSORS],
     schedules=[verification.REVERIFICATION_SCHEDULE, *monitoring.SCHEDULES, *operations.SCHEDULES],
     jobs=[
         dg.define_asset_job("foundation", selection=dg.AssetSelection.groups("silver_reference", "synthetic"),
