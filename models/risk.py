@@ -106,17 +106,38 @@ def matrix(frame: pl.DataFrame) -> np.ndarray:
     return frame.select([pl.col(c).cast(pl.Float64) for c in FEATURE_NAMES]).to_numpy()
 
 
-def labels(province_dir: Path, horizon: int) -> pl.DataFrame:
-    """household_no, period, label: in hardship (the generator's truth) in one of the next months."""
-    truth = pl.read_parquet(str(Path(province_dir) / "truth" / "household_months" / "*.parquet"),
-                            columns=["household_no", "month", "hardship"])
-    truth = truth.with_columns(m=pl.col("month").map_elements(month_index, return_dtype=pl.Int64))
-    first, last = int(truth["m"].min()), int(truth["m"].max())
-    ahead = pl.concat([truth.select("household_no", (pl.col("m") - h).alias("m"), "hardship")
-                       for h in range(1, horizon + 1)])
-    out = (ahead.group_by("household_no", "m").agg(label=pl.col("hardship").max().cast(pl.Int8))
-           .filter((pl.col("m") >= first) & (pl.col("m") + horizon <= last)))
-    return out.with_columns(period=pl.col("m").map_elements(period_of, return_dtype=pl.Utf8)).drop("m")
+def _month_expr(column: str) -> pl.Expr:
+    return pl.col(column).str.slice(0, 4).cast(pl.Int32) * 12 + pl.col(column).str.slice(5, 2).cast(pl.Int32) - 1
+
+
+def labels(province_dir: Path, horizon: int, periods: list[str] | None = None) -> pl.DataFrame:
+    """household_no, period, label: in hardship (the generator's truth) in one of the next months.
+    With ``periods``, only those months are labelled (and only the truth they need is read)."""
+    truth = pl.scan_parquet(str(Path(province_dir) / "truth" / "household_months" / "*.parquet")).select(
+        "household_no", m=_month_expr("month"), hardship="hardship")
+    bounds = truth.select(first=pl.col("m").min(), last=pl.col("m").max()).collect()
+    first, last = int(bounds["first"][0]), int(bounds["last"][0])
+    if periods:
+        wanted = sorted({month_index(p) for p in periods})
+        needed = sorted({w + h for w in wanted for h in range(1, horizon + 1)})
+        truth = truth.filter(pl.col("m").is_in(needed))
+    # hardship in month m makes a positive label for m-1 … m-horizon: the max over those shifts
+    ahead = pl.concat([truth.filter(pl.col("hardship")).select("household_no", (pl.col("m") - h).alias("m"))
+                       for h in range(1, horizon + 1)]).unique()
+    base = (truth.select("household_no", "m").unique() if not periods else
+            truth.select("household_no").unique().join(pl.LazyFrame({"m": wanted}, schema={"m": pl.Int32}), how="cross"))
+    out = (base.with_columns(pl.col("m").cast(pl.Int32))
+           .filter((pl.col("m") >= first) & (pl.col("m") + horizon <= last))
+           .join(ahead.with_columns(pl.col("m").cast(pl.Int32), label=pl.lit(1, pl.Int8)), on=["household_no", "m"],
+                 how="left")
+           .with_columns(pl.col("label").fill_null(0).cast(pl.Int8)))
+    return out.with_columns(period=_period_expr("m")).drop("m").collect()
+
+
+def _period_expr(column: str) -> pl.Expr:
+    year = (pl.col(column) // 12).cast(pl.Utf8)
+    month = (pl.col(column) % 12 + 1).cast(pl.Utf8).str.zfill(2)
+    return pl.concat_str([year, pl.lit("-"), month])
 
 
 def time_split(periods: list[str], horizon: int, test_months: int = 4, warmup: int = 3,

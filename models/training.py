@@ -26,10 +26,11 @@ SCORES = {"model": "风险模型", "index": "加权风险指数", "rules": "规�
 MIN_GROUP_POSITIVES = 30
 
 
-def dataset(lake_root: Path, province_dir: Path, config: indicators.Config) -> pl.DataFrame:
-    """Every monitored household-month with a known label, indicators evaluated."""
-    frame = risk.read_features(lake_root)
-    labelled = frame.join(risk.labels(province_dir, config.horizon_months), on=["household_no", "period"])
+def dataset(lake_root: Path, province_dir: Path, config: indicators.Config,
+            periods: list[str] | None = None) -> pl.DataFrame:
+    """Every monitored household-month (of ``periods``, default all) with a known label, indicators evaluated."""
+    frame = risk.read_features(lake_root, periods)
+    labelled = frame.join(risk.labels(province_dir, config.horizon_months, periods), on=["household_no", "period"])
     return indicators.evaluate(labelled, config)
 
 

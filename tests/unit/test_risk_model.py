@@ -98,3 +98,11 @@ def test_the_label_is_hardship_in_one_of_the_next_months(tiny_province):
         i = months.index(row["period"])
         expected = any(hardship.get((row["household_no"], m), False) for m in months[i + 1:i + 4])
         assert row["label"] == int(expected)
+
+
+def test_labels_of_some_months_are_those_of_the_full_labelling(tiny_province):
+    full = risk.labels(tiny_province, horizon=3)
+    months = sorted(full["period"].unique().to_list())[5:7]
+    part = risk.labels(tiny_province, horizon=3, periods=months)
+    expected = full.filter(pl.col("period").is_in(months)).sort(["household_no", "period"])
+    assert part.sort(["household_no", "period"]).select(expected.columns).equals(expected)
