@@ -78,12 +78,25 @@ def test_the_dagster_check_fails_on_a_tampered_file(root, tmp_path, monkeypatch)
     from pipelines.defs.foundation.resources import PlatformPaths
     from pipelines.defs.operations import assets
 
+    from jiuzhu import alerts
+    from pipelines.defs.operations import sensors
+
     monkeypatch.setenv("JIUZHU_LAKE", str(root))
+    monkeypatch.setenv("JIUZHU_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(alerts.ENV, "log")
     paths = PlatformPaths(home=str(tmp_path / "home"))
-    clean = dg.materialize(assets.ASSETS, resources={"paths": paths})
+    instance = dg.DagsterInstance.ephemeral()
+    clean = dg.materialize([assets.integrity_manifest], resources={"paths": paths}, instance=instance)
     assert clean.get_asset_check_evaluations()[0].passed
     a, _ = _files(root)
     a.write_bytes(a.read_bytes()[:-8] + b"\x00" * 8)
-    tampered = dg.materialize(assets.ASSETS, resources={"paths": paths}, raise_on_error=False)
+    tampered = dg.materialize([assets.integrity_manifest], resources={"paths": paths}, raise_on_error=False,
+                              instance=instance)
     evaluation = tampered.get_asset_check_evaluations()[0]
     assert not evaluation.passed and evaluation.metadata["findings"].value == 1
+    board = alerts.Alerts(tmp_path / "home", ["log"])
+    assert "integrity:lake" in board.open_alerts()  # the asset raised its own alert
+    context = dg.build_sensor_context(instance=instance)
+    sensors.failed_check_alert(context)  # and the failed check is an alert of its own
+    assert "check:integrity/manifest:data_files_untouched" in board.open_alerts()
+    assert board.open_alerts()["check:integrity/manifest:data_files_untouched"]["severity"] == "critical"

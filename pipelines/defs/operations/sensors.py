@@ -51,4 +51,31 @@ def run_failure_alert(context: dg.RunFailureSensorContext):
         f"运行 {run.run_id[:8]} 失败:{message[:500]}。请在 Dagster 界面查看日志,按运行手册处理。")
 
 
-SENSORS = [freshness_sensor, run_failure_alert]
+@dg.sensor(minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
+           description="资产检查未通过即告警(错误级为紧急),再次通过后解除")
+def failed_check_alert(context: dg.SensorEvaluationContext):
+    """Every asset check evaluated since the last tick: a failure opens ``check:<asset>:<check>``, a
+    later pass clears it (the cursor is the event storage id, so nothing is seen twice)."""
+    after = int(context.cursor) if context.cursor else None
+    records = context.instance.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
+        ascending=True, limit=1000)
+    board = alerts.Alerts(settings.load().home)
+    opened = cleared = 0
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        asset = evaluation.asset_key.to_user_string()
+        key = f"check:{asset}:{evaluation.check_name}"
+        if evaluation.passed:
+            cleared += board.resolve(key, f"资产检查 {asset} / {evaluation.check_name} 已通过")
+        else:
+            critical = evaluation.severity == dg.AssetCheckSeverity.ERROR
+            opened += board.raise_(key, "critical" if critical else "warning",
+                                   f"资产检查未通过:{asset} / {evaluation.check_name}",
+                                   (evaluation.description or "")[:500] + " 请在 Dagster 界面查看该资产的检查结果。")
+    if records:
+        context.update_cursor(str(records[-1].storage_id))
+    return dg.SkipReason(f"检查结果 {len(records)} 条;新告警 {opened},解除 {cleared}")
+
+
+SENSORS = [freshness_sensor, run_failure_alert, failed_check_alert]
