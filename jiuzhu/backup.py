@@ -7,7 +7,8 @@ files of that snapshot — so the copy is consistent even while jobs write), the
 Data files are stored once, by SHA-256, in ``dest/objects/`` — a second backup copies only what is
 new (incremental). ``prune`` keeps the newest N backups and removes objects none of them uses.
 
-``restore(backup_dir, target, verify=True)`` rebuilds the lake and the business database in an
+The location is a path or a URI ``pyarrow.fs`` opens (``s3://bucket/jiuzhu`` in production).
+``restore(location, target, stamp=None, verify=True)`` rebuilds the lake and the business database in an
 empty place and proves them equal to the backup: per table the version, the row count (read back
 with deltalake) and every file's checksum; the audit chain verified against its backed-up head. The
 drill report (Markdown, dated) is written into the target.
@@ -43,16 +44,77 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _store(objects: Path, path: Path) -> tuple[str, bool]:
+class Store:
+    """The backup location: a path, or any URI ``pyarrow.fs`` opens (``file://``, ``s3://``, ``gs://``,
+    ``hdfs://`` …) — one code path for both, through the ``pyarrow.fs`` interface."""
+
+    def __init__(self, location: str | Path):
+        import pyarrow.fs as pafs
+
+        self._pafs = pafs
+        text = str(location)
+        if "://" in text:
+            self.fs, self.root = pafs.FileSystem.from_uri(text)
+        else:
+            self.fs, self.root = pafs.LocalFileSystem(), str(Path(text).resolve())
+        self.location = text
+        self.local = isinstance(self.fs, pafs.LocalFileSystem)
+
+    def path(self, rel: str) -> str:
+        return f"{self.root.rstrip('/')}/{rel}" if rel else self.root
+
+    def exists(self, rel: str) -> bool:
+        return self.fs.get_file_info(self.path(rel)).type != self._pafs.FileType.NotFound
+
+    def put(self, local: Path, rel: str) -> None:
+        target = self.path(rel)
+        self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        tmp = target + ".partial"
+        with open(local, "rb") as src, self.fs.open_output_stream(tmp) as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        self.fs.move(tmp, target)
+
+    def get(self, rel: str, local: Path) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        with self.fs.open_input_stream(self.path(rel)) as src, open(local, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+
+    def write_text(self, rel: str, text: str) -> None:
+        target = self.path(rel)
+        self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        with self.fs.open_output_stream(target) as out:
+            out.write(text.encode("utf-8"))
+
+    def read_text(self, rel: str) -> str:
+        with self.fs.open_input_stream(self.path(rel)) as src:
+            return src.read().decode("utf-8")
+
+    def children(self, rel: str) -> list[str]:
+        if not self.exists(rel):
+            return []
+        infos = self.fs.get_file_info(self._pafs.FileSelector(self.path(rel)))
+        return sorted(i.base_name for i in infos)
+
+    def files(self, rel: str) -> list[str]:
+        if not self.exists(rel):
+            return []
+        infos = self.fs.get_file_info(self._pafs.FileSelector(self.path(rel), recursive=True))
+        return sorted(i.path for i in infos if i.type == self._pafs.FileType.File)
+
+    def delete(self, rel: str) -> None:
+        self.fs.delete_file(self.path(rel))
+
+    def delete_dir(self, rel: str) -> None:
+        self.fs.delete_dir(self.path(rel))
+
+
+def _store(store: Store, path: Path) -> tuple[str, bool]:
     """Put a file into the object store; returns its digest and whether it was new."""
     digest = _sha256(path)
-    target = objects / digest[:2] / digest
-    if target.exists():
+    rel = f"objects/{digest[:2]}/{digest}"
+    if store.exists(rel):
         return digest, False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    shutil.copyfile(path, tmp)
-    tmp.replace(target)
+    store.put(path, rel)
     return digest, True
 
 
@@ -109,29 +171,32 @@ def _backup_business(url: str, out: Path) -> dict:
 
 @dataclass
 class BackupResult:
-    path: Path
+    path: str  # the backup's folder in the location (a path or a URI)
     tables: int
     files: int
     new_objects: int
     bytes_new: int
 
 
-def backup(lake_root: Path, home: Path, dest: Path, *, business_url: str, dagster_home: Path | None = None,
+def backup(lake_root: Path, home: Path, dest: str | Path, *, business_url: str, dagster_home: Path | None = None,
            clock=lambda: _dt.datetime.now(_dt.UTC)) -> BackupResult:
-    lake_root, dest = Path(lake_root), Path(dest)
-    if dest.resolve().is_relative_to(lake_root.resolve()):
+    import tempfile
+
+    lake_root = Path(lake_root)
+    store = Store(dest)
+    if store.local and Path(store.root).is_relative_to(lake_root.resolve()):
         raise BackupError("备份位置不能在数据湖目录之内")
     stamp = clock().strftime("%Y%m%dT%H%M%S%fZ")
-    out = dest / "backups" / stamp
-    out.mkdir(parents=True, exist_ok=False)
-    objects = dest / "objects"
+    base = f"backups/{stamp}"
+    if store.exists(base):
+        raise BackupError(f"备份 {stamp} 已存在")
     manifest = {"format": FORMAT, "created_at": clock().isoformat(timespec="seconds"), "tables": {}}
     files = new = bytes_new = 0
     for table in integrity.tables(lake_root):
         version, logs, data = _snapshot(table)
         entry = {"version": version, "files": {}}
         for rel in logs + data:
-            digest, fresh = _store(objects, table / rel)
+            digest, fresh = _store(store, table / rel)
             entry["files"][rel] = digest
             files += 1
             if fresh:
@@ -141,40 +206,47 @@ def backup(lake_root: Path, home: Path, dest: Path, *, business_url: str, dagste
 
         entry["rows"] = DeltaTable(str(table), version=version).to_pyarrow_dataset().count_rows()
         manifest["tables"][str(table.relative_to(lake_root))] = entry
-    manifest["business"] = _backup_business(business_url, out)
+    with tempfile.TemporaryDirectory(prefix="jiuzhu-backup-") as tmp:
+        manifest["business"] = _backup_business(business_url, Path(tmp))
+        if manifest["business"].get("file"):
+            store.put(Path(tmp) / manifest["business"]["file"], f"{base}/{manifest['business']['file']}")
     anchor = Path(home) / "audit_head.json"
     if anchor.exists():
-        shutil.copyfile(anchor, out / "audit_head.json")
+        store.put(anchor, f"{base}/audit_head.json")
         manifest["audit_head"] = json.loads(anchor.read_text("utf-8"))
     if dagster_home and Path(dagster_home).exists():
-        shutil.copytree(dagster_home, out / "dagster", ignore=shutil.ignore_patterns("*.lock", "logs", "compute_logs"))
+        for f in sorted(Path(dagster_home).rglob("*")):
+            rel = f.relative_to(dagster_home)
+            if f.is_file() and not f.name.endswith(".lock") and rel.parts[0] not in ("logs", "compute_logs"):
+                store.put(f, f"{base}/dagster/{rel.as_posix()}")
         manifest["dagster"] = "dagster"
-    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), "utf-8")
-    return BackupResult(out, len(manifest["tables"]), files, new, bytes_new)
+    store.write_text(f"{base}/manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True))
+    return BackupResult(store.path(base), len(manifest["tables"]), files, new, bytes_new)
 
 
-def backups(dest: Path) -> list[Path]:
-    root = Path(dest) / "backups"
-    return sorted(p for p in root.iterdir() if (p / "manifest.json").exists()) if root.exists() else []
+def backups(dest: str | Path) -> list[str]:
+    """The backups of a location, oldest first (their stamps; ``location/backups/<stamp>``)."""
+    store = Store(dest)
+    return [b for b in store.children("backups") if store.exists(f"backups/{b}/manifest.json")]
 
 
-def prune(dest: Path, keep: int) -> tuple[int, int]:
+def prune(dest: str | Path, keep: int) -> tuple[int, int]:
     """Keep the newest ``keep`` backups; remove the others and every object none of the kept uses."""
     if keep < 1:
         raise BackupError("至少保留1份备份")
+    store = Store(dest)
     all_backups = backups(dest)
     dropped = all_backups[:-keep]
     for b in dropped:
-        shutil.rmtree(b)
+        store.delete_dir(f"backups/{b}")
     used = set()
     for b in all_backups[-keep:]:
-        for entry in json.loads((b / "manifest.json").read_text("utf-8"))["tables"].values():
+        for entry in json.loads(store.read_text(f"backups/{b}/manifest.json"))["tables"].values():
             used |= set(entry["files"].values())
     removed = 0
-    objects = Path(dest) / "objects"
-    for f in objects.rglob("*") if objects.exists() else []:
-        if f.is_file() and f.name not in used:
-            f.unlink()
+    for f in store.files("objects"):
+        if f.rsplit("/", 1)[-1] not in used:
+            store.fs.delete_file(f)
             removed += 1
     return len(dropped), removed
 
@@ -187,30 +259,36 @@ class DrillResult:
     tables: int = 0
 
 
-def restore(backup_dir: Path, target: Path, *, verify: bool = True,
+def restore(location: str | Path, target: Path, *, stamp: str | None = None, verify: bool = True,
             clock=lambda: _dt.datetime.now(_dt.UTC)) -> DrillResult:
-    """Rebuild ``target/lake`` and ``target/business.sqlite`` from a backup (target must be empty)."""
-    backup_dir, target = Path(backup_dir), Path(target)
+    """Rebuild ``target/lake`` and ``target/business.sqlite`` from a backup of ``location`` (the
+    newest, or ``stamp``); the target must be empty."""
+    target = Path(target)
     if target.exists() and any(target.iterdir()):
         raise BackupError(f"恢复位置 {target} 不是空目录")
-    manifest = json.loads((backup_dir / "manifest.json").read_text("utf-8"))
-    objects = backup_dir.parent.parent / "objects"
+    store = Store(location)
+    found = backups(location)
+    if not found or (stamp and stamp not in found):
+        raise BackupError(f"备份位置 {location} 中没有{'备份 ' + stamp if stamp else '可用的备份'}")
+    stamp = stamp or found[-1]
+    base = f"backups/{stamp}"
+    manifest = json.loads(store.read_text(f"{base}/manifest.json"))
     lake_root = target / "lake"
     problems = []
     for name, entry in sorted(manifest["tables"].items()):
         for rel, digest in entry["files"].items():
-            src = objects / digest[:2] / digest
-            dst = lake_root / name / rel
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if not src.exists():
+            obj = f"objects/{digest[:2]}/{digest}"
+            if not store.exists(obj):
                 problems.append(f"{name}/{rel}:备份对象缺失")
                 continue
-            shutil.copyfile(src, dst)
+            store.get(obj, lake_root / name / rel)
+    target.mkdir(parents=True, exist_ok=True)
     business = manifest.get("business", {})
     if business.get("kind") == "sqlite":
-        shutil.copyfile(backup_dir / business["file"], target / "business.sqlite")
-    if (backup_dir / "audit_head.json").exists():
-        shutil.copyfile(backup_dir / "audit_head.json", target / "audit_head.json")
+        store.get(f"{base}/{business['file']}", target / "business.sqlite")
+    if store.exists(f"{base}/audit_head.json"):
+        store.get(f"{base}/audit_head.json", target / "audit_head.json")
+    backup_dir = store.path(base)
     lines = []
     if verify:
         problems += _verify(manifest, lake_root, target, lines)

@@ -545,17 +545,17 @@ def integrity_check(as_json: bool) -> None:
 
 # --- operations: backups and restore drills --------------------------------------------------------------
 
-def _backup_dir(explicit: Path | None) -> Path:
+def _backup_dir(explicit: str | None) -> str:
     from jiuzhu import settings
 
-    return explicit or Path(os.environ.get("JIUZHU_BACKUP_DIR") or settings.load().home / "backup")
+    return explicit or os.environ.get("JIUZHU_BACKUP_DIR") or str(settings.load().home / "backup")
 
 
 @main.command("backup")
-@click.option("--to", "dest", type=click.Path(path_type=Path), default=None,
-              help="Backup location (default $JIUZHU_BACKUP_DIR, else $JIUZHU_HOME/backup).")
+@click.option("--to", "dest", default=None,
+              help="Backup location: a path or a URI such as s3://bucket/jiuzhu (default $JIUZHU_BACKUP_DIR, else $JIUZHU_HOME/backup).")
 @click.option("--keep", type=int, default=7, show_default=True, help="Backups kept (older ones and unused objects removed).")
-def backup_cmd(dest: Path | None, keep: int) -> None:
+def backup_cmd(dest: str | None, keep: int) -> None:
     """A consistent backup of the lake, the business database, the audit head and the Dagster instance."""
     from jiuzhu import backup, settings
     from jiuzhu.business import db
@@ -570,20 +570,18 @@ def backup_cmd(dest: Path | None, keep: int) -> None:
 
 
 @main.command("restore")
-@click.option("--from", "source", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="A backup folder (default: the newest in the backup location).")
+@click.option("--from", "source", default=None, help="The backup location (default as for jiuzhu backup).")
+@click.option("--stamp", default=None, help="Which backup (its folder name; default the newest).")
 @click.option("--to", "target", type=click.Path(path_type=Path), required=True, help="An empty folder to restore into.")
 @click.option("--verify/--no-verify", default=True, show_default=True)
-def restore_cmd(source: Path | None, target: Path, verify: bool) -> None:
+def restore_cmd(source: str | None, stamp: str | None, target: Path, verify: bool) -> None:
     """Restore into an empty place and prove it equal to the backup (the restore drill)."""
     from jiuzhu import backup
 
-    if source is None:
-        found = backup.backups(_backup_dir(None))
-        if not found:
-            raise click.ClickException("备份位置中没有可用的备份")
-        source = found[-1]
-    result = backup.restore(source, target, verify=verify)
+    try:
+        result = backup.restore(_backup_dir(source), target, stamp=stamp, verify=verify)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"恢复{'并核验' if verify else ''}{'通过' if result.ok else '不通过'}:{result.tables} 张表;演练报告 {result.report}")
     for p in result.problems:
         click.echo(f"  ! {p}")
@@ -634,9 +632,9 @@ def health_cmd(with_integrity: bool) -> None:
         bad |= bool(findings)
     found = backup.backups(_backup_dir(None))
     if found:
-        made = dt.datetime.strptime(found[-1].name, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=dt.UTC)
+        made = dt.datetime.strptime(found[-1], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=dt.UTC)
         hours = (dt.datetime.now(dt.UTC) - made).total_seconds() / 3600
-        click.echo(f"最近备份:{found[-1].name}({hours:.1f} 小时前,共 {len(found)} 份)")
+        click.echo(f"最近备份:{found[-1]}({hours:.1f} 小时前,共 {len(found)} 份)")
         bad |= hours > 48
     else:
         click.echo("最近备份:无(jiuzhu backup)")

@@ -32,10 +32,10 @@ def test_backup_wipe_restore_gives_the_same_lake_and_a_verifying_audit_chain(pla
     rows = {str(t.relative_to(lake_root)): DeltaTable(str(t)).to_pyarrow_dataset().count_rows()
             for t in integrity.tables(lake_root)}
     first = backup.backup(lake_root, home, tmp_path / "offsite", business_url=url)
-    second = backup.backup(lake_root, home, tmp_path / "offsite", business_url=url)
+    second = backup.backup(lake_root, home, f"file://{tmp_path / 'offsite'}", business_url=url)  # a URI location
     assert first.new_objects == first.files > 0 and second.new_objects == 0  # incremental
     shutil.rmtree(home)  # the original is gone
-    drill = backup.restore(second.path, tmp_path / "restored")
+    drill = backup.restore(f"file://{tmp_path / 'offsite'}", tmp_path / "restored")  # the newest, through a URI
     assert drill.ok, drill.problems
     restored = tmp_path / "restored" / "lake"
     assert {str(t.relative_to(restored)): DeltaTable(str(t)).to_pyarrow_dataset().count_rows()
@@ -43,7 +43,7 @@ def test_backup_wipe_restore_gives_the_same_lake_and_a_verifying_audit_chain(pla
     report = drill.report.read_text("utf-8")
     assert "结论:**通过**" in report and "审计日志哈希链:通过" in report
     with pytest.raises(backup.BackupError, match="不是空目录"):
-        backup.restore(second.path, tmp_path / "restored")
+        backup.restore(tmp_path / "offsite", tmp_path / "restored")
 
 
 def test_a_damaged_backup_fails_the_drill_and_old_backups_are_pruned(platform, tmp_path):
@@ -54,8 +54,8 @@ def test_a_damaged_backup_fails_the_drill_and_old_backups_are_pruned(platform, t
     while victim.is_dir():
         victim = next(victim.iterdir())
     victim.write_bytes(b"forged")
-    drill = backup.restore(made[-1].path, tmp_path / "restored")
+    drill = backup.restore(offsite, tmp_path / "restored", stamp=made[-1].path.rsplit("/", 1)[-1])
     assert not drill.ok and any("校验值不符" in p or "无法读取" in p for p in drill.problems)
     assert "不通过" in drill.report.read_text("utf-8")
     dropped, _ = backup.prune(offsite, keep=1)
-    assert dropped == 2 and backup.backups(offsite) == [made[-1].path]
+    assert dropped == 2 and backup.backups(offsite) == [made[-1].path.rsplit("/", 1)[-1]]

@@ -52,12 +52,12 @@ def daily_backup(paths: PlatformPaths) -> dg.MaterializeResult:
     from jiuzhu.business import db  # noqa: PLC0415
 
     cfg = paths.resolved()
-    dest = Path(os.environ.get("JIUZHU_BACKUP_DIR") or cfg.home / "backup")
+    dest = os.environ.get("JIUZHU_BACKUP_DIR") or str(cfg.home / "backup")  # a path or an object-store URI
     dagster_home = os.environ.get("DAGSTER_HOME")
     result = backup.backup(cfg.lake, cfg.home, dest, business_url=db.default_url(),
                            dagster_home=Path(dagster_home) if dagster_home else None)
     dropped, removed = backup.prune(dest, int(os.environ.get("JIUZHU_BACKUP_KEEP", "7")))
-    return dg.MaterializeResult(metadata={"backup": dg.MetadataValue.path(str(result.path)), "tables": result.tables,
+    return dg.MaterializeResult(metadata={"backup": str(result.path), "tables": result.tables,
                                           "files": result.files, "new_objects": result.new_objects,
                                           "new_mib": round(result.bytes_new / 2**20, 1), "pruned_backups": dropped,
                                           "pruned_objects": removed})
