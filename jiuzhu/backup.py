@@ -17,15 +17,14 @@ drill report (Markdown, dated) is written into the target.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
-from urllib.parse import unquote, urlparse
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 from jiuzhu import integrity
 
@@ -34,14 +33,6 @@ FORMAT = 1
 
 class BackupError(RuntimeError):
     """A backup or restore that cannot be made (the message is in Chinese)."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Store:
@@ -110,7 +101,7 @@ class Store:
 
 def _store(store: Store, path: Path) -> tuple[str, bool]:
     """Put a file into the object store; returns its digest and whether it was new."""
-    digest = _sha256(path)
+    digest = integrity.sha256_file(path)
     rel = f"objects/{digest[:2]}/{digest}"
     if store.exists(rel):
         return digest, False
@@ -130,7 +121,7 @@ def _snapshot(table: Path) -> tuple[int, list[str], list[str]]:
     logs = []
     for name in sorted(os.listdir(log)):
         stem = name.split(".")[0]
-        if stem.isdigit() and int(stem) <= version and (name.endswith(".json") or name.endswith(".checkpoint.parquet")):
+        if stem.isdigit() and int(stem) <= version and name.endswith((".json", ".checkpoint.parquet")):
             logs.append(f"_delta_log/{name}")
     added, _, _ = integrity.delta_log(table)
     kept = {rel for rel, v in added.items() if v <= version and (table / rel).exists()}
@@ -154,7 +145,7 @@ def _backup_business(url: str, out: Path) -> dict:
             src.backup(dst)  # the online backup API: consistent while others write
         src.close()
         dst.close()
-        return {"kind": "sqlite", "file": "business.sqlite", "sha256": _sha256(out / "business.sqlite")}
+        return {"kind": "sqlite", "file": "business.sqlite", "sha256": integrity.sha256_file(out / "business.sqlite")}
     if url.startswith("postgresql"):
         from sqlalchemy.engine import make_url
 
@@ -165,7 +156,7 @@ def _backup_business(url: str, out: Path) -> dict:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if proc.returncode:
             raise BackupError(f"业务库备份失败(pg_dump):{proc.stderr.strip()[-300:]}")
-        return {"kind": "postgresql", "file": "business.dump", "sha256": _sha256(out / "business.dump")}
+        return {"kind": "postgresql", "file": "business.dump", "sha256": integrity.sha256_file(out / "business.dump")}
     raise BackupError(f"不支持的业务库类型:{url.split(':')[0]}")
 
 
@@ -306,7 +297,7 @@ def _verify(manifest: dict, lake_root: Path, target: Path, lines: list[str]) -> 
         table = lake_root / name
         for rel, digest in entry["files"].items():
             f = table / rel
-            if not f.exists() or _sha256(f) != digest:
+            if not f.exists() or integrity.sha256_file(f) != digest:
                 problems.append(f"{name}/{rel}:恢复后的文件与备份校验值不符")
         try:
             dt = DeltaTable(str(table))
@@ -319,8 +310,8 @@ def _verify(manifest: dict, lake_root: Path, target: Path, lines: list[str]) -> 
             problems.append(f"{name}:版本或行数不一致(备份 v{entry['version']}/{entry['rows']} 行,恢复 v{version}/{rows} 行)")
         lines.append(f"| {name} | {version} | {rows:,} | {len(entry['files'])} |")
     if (target / "business.sqlite").exists():
-        from jiuzhu import audit  # noqa: PLC0415
-        from jiuzhu.business import db  # noqa: PLC0415
+        from jiuzhu import audit
+        from jiuzhu.business import db
 
         engine = db.make_engine(f"sqlite:///{target / 'business.sqlite'}")
         try:

@@ -68,12 +68,13 @@ def delta_log(table: Path) -> tuple[dict[str, int], set[str], int]:
 
 
 def _unquote(path: str) -> str:
-    from urllib.parse import unquote  # noqa: PLC0415
+    from urllib.parse import unquote
 
     return unquote(path)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -102,7 +103,7 @@ def seal_table(lake_root: Path, table: Path) -> int:
         f = table / rel
         if not f.exists():
             continue  # a file the log adds but the disk lacks is reported by check, not sealed
-        manifest["files"][rel] = {"sha256": _sha256(f), "size": f.stat().st_size, "version": version}
+        manifest["files"][rel] = {"sha256": sha256_file(f), "size": f.stat().st_size, "version": version}
         new += 1
     manifest["sealed_version"] = last
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -143,6 +144,6 @@ def check(lake_root: Path) -> list[Finding]:
                 findings.append(Finding("UNSEALED", name, rel, CODES_ZH["UNSEALED"]))
                 continue
             f = table / rel
-            if f.stat().st_size != entry["size"] or _sha256(f) != entry["sha256"]:
+            if f.stat().st_size != entry["size"] or sha256_file(f) != entry["sha256"]:
                 findings.append(Finding("ALTERED", name, rel, CODES_ZH["ALTERED"]))
     return findings

@@ -16,7 +16,6 @@ and a model card.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ import skops.io as sio
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 
-from jiuzhu import lake
+from jiuzhu import integrity, lake
 from models import indicators
 
 # (column of monitoring_features, what a township officer reads)
@@ -235,14 +234,6 @@ def registry_dir(home: Path) -> Path:
     return Path(home) / "models" / "registry" / MODEL_NAME
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save(home: Path, trained: Trained, card: str) -> Path:
     """Write the model as a new registry version and make it the current one."""
     root = registry_dir(home)
@@ -251,7 +242,7 @@ def save(home: Path, trained: Trained, card: str) -> Path:
     folder = root / version
     folder.mkdir(parents=True, exist_ok=False)
     sio.dump(trained.pipeline, folder / "model.skops")
-    meta = {**trained.metadata, "version": version, "artifact_sha256": _sha256(folder / "model.skops")}
+    meta = {**trained.metadata, "version": version, "artifact_sha256": integrity.sha256_file(folder / "model.skops")}
     (folder / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
     (folder / "model_card.md").write_text(card, "utf-8")
     (root / "CURRENT").write_text(version + "\n", "utf-8")
@@ -279,7 +270,7 @@ def load(home: Path, version: str | None = None) -> Trained:
         raise FileNotFoundError("模型库中还没有已训练的风险模型,请先运行 jiuzhu model train")
     folder = registry_dir(home) / version
     meta = json.loads((folder / "metadata.json").read_text("utf-8"))
-    if _sha256(folder / "model.skops") != meta["artifact_sha256"]:
+    if integrity.sha256_file(folder / "model.skops") != meta["artifact_sha256"]:
         raise UntrustedArtifact(f"模型文件{version}的校验值与登记不符,拒绝加载")
     pipeline = load_artifact(folder / "model.skops")
     return Trained(pipeline, meta)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from jiuzhu import access, audit, regions, sqlguard
 from jiuzhu.business.models import MonitoringWarning
+from jiuzhu.errors import CodedError
 from models import indicators, resources, scoring
 
 STATUS_ZH = {"pending": "待走访", "visited": "已走访", "referred": "已转入认定", "dismissed": "已排除"}
@@ -33,11 +34,8 @@ _STEPS = {"claim": (("pending",), "pending"), "visit": (("pending",), "visited")
 SYSTEM_ACTOR = "system:monitoring"
 
 
-class WarningError(ValueError):
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+class WarningError(CodedError):
+    """A warning step refused, with its reason."""
 
 
 @dataclass

@@ -22,6 +22,7 @@ import pyarrow as pa
 import segno
 
 from jiuzhu import departments, masking, regions
+from jiuzhu.errors import CodedError
 from jiuzhu.supervision import BEIJING
 from schemas import contracts
 from verification import signing
@@ -69,11 +70,8 @@ GROUPS = {"income": "一、收入情况", "social_insurance": "二、社会保�
           "spending": "四、刚性支出", "status": "五、人员状况及救助记录"}
 
 
-class ReportError(ValueError):
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+class ReportError(CodedError):
+    """A report that cannot be issued or regenerated, with the reason."""
 
 
 def relation_zh(code: str | None) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from jiuzhu import access, audit, ids, masking, regions
 from jiuzhu.business.models import VerificationMember, VerificationReport, VerificationRequest
+from jiuzhu.errors import CodedError
 from jiuzhu.supervision import BEIJING
 from verification import ondemand, report, signing
 
@@ -27,11 +28,8 @@ _NEXT = {"receive": ("submitted",), "verify": ("received",), "review": ("verifie
          "reject": ("submitted", "received", "verified")}
 
 
-class RequestError(ValueError):
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+class RequestError(CodedError):
+    """A step of a verification request refused, with its reason."""
 
 
 @dataclass(frozen=True)

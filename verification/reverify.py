@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from jiuzhu import access, audit, lake, regions, sqlguard
 from jiuzhu.business.models import ReverificationTask
+from jiuzhu.errors import CodedError
 
 # 15 working days is the usual time limit for verifying a change in a recipient family; three weeks
 # of calendar time stand in for it until the business platform's calendar of working days lands
@@ -32,11 +33,8 @@ _NEXT = {"start": ("pending",), "confirm": ("pending", "in_review"), "clear": ("
 SYSTEM_ACTOR = "system:reverification"
 
 
-class QueueError(ValueError):
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+class QueueError(CodedError):
+    """A re-verification task step refused, with its reason."""
 
 
 @dataclass
