@@ -55,8 +55,9 @@ if data.is_empty():
 
 months = services.periods(data)
 period = c3.selectbox("月份", months, key="analysis_period")
-all_categories = [c for c in labels.AID_CATEGORIES if c in set(data.get_column("category").to_list())]
-all_categories += sorted(set(data.get_column("category").to_list()) - set(all_categories))
+present = set(data.get_column("category").unique().to_list())
+all_categories = [c for c in labels.AID_CATEGORIES if c in present]
+all_categories += sorted(present - set(all_categories))
 chosen = st.multiselect("救助类别", all_categories, default=all_categories, format_func=labels.aid_category,
                         key="analysis_categories")
 in_categories = data.filter(pl.col("category").is_in(chosen))
