@@ -15,7 +15,7 @@ from dashboards.staff import labels, services
 from dashboards.staff.runtime import business_session, now
 from jiuzhu import access, masking, sqlguard
 from schemas import contracts
-from verification import directory
+from verification import associations, directory
 
 LIMIT = 50
 COLUMNS = ["序号", "姓名", "公民身份号码", "性别", "出生年月", "户号", "与户主关系", "户籍地", "状态", "匹配方式"]
@@ -67,8 +67,26 @@ def search(user: access.Principal, query: str, purpose: str) -> tuple[str, pd.Da
     return kind, _rows(user, found.rows, with_match=True), found.truncated
 
 
-def household(user: access.Principal, query: str, index: int, purpose: str) -> pd.DataFrame:
-    """The household of the ``index``-th person of the search (1-based), audited as ``view_person``."""
+LINK_COLUMNS = ["关联方式", "资产标识", "关联家庭户号", "关联家庭所在地"]
+
+
+def _links(user: access.Principal, household_no: str) -> pd.DataFrame:
+    """The households this one shares a home, vehicle or business with; a household outside the
+    jurisdiction is shown by its county only, and the asset masked unless the role sees it clear."""
+    found = associations.links(services.lake_root(), household_no)
+    rows = []
+    for r in found.to_dicts():
+        inside = masking.sees_clear(user.role, user.jurisdiction_code, r["other_region_code"])
+        rows.append({"关联方式": r["kind"], "资产标识": r["asset_id"] if inside else masking.SENSITIVE_MASK,
+                     "关联家庭户号": r["other_household_no"] if inside else "(管辖区域外)",
+                     "关联家庭所在地": services.full_region_name(r["other_region_code"] if inside
+                                                          else r["other_region_code"][:6] + "000000")})
+    return pd.DataFrame(rows, columns=LINK_COLUMNS).drop_duplicates()
+
+
+def household(user: access.Principal, query: str, index: int, purpose: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The household of the ``index``-th person of the search (1-based) and its links to other
+    households (关联关系), audited as ``view_person``."""
     prefix = sqlguard.jurisdiction_prefix(user.jurisdiction_code)
     data = _directory()
     found = directory.search(data, query, prefix, limit=LIMIT)
@@ -79,4 +97,5 @@ def household(user: access.Principal, query: str, index: int, purpose: str) -> p
         access.authorize_and_audit(db, user, "view_person", person["region_code"],
                                    subject_key=masking.pseudonym(person["person_id"]), purpose=purpose.strip(),
                                    level=3, clock=now, detail={"view": "household"})
-    return _rows(user, directory.household(data, person["household_no"]), with_match=False)
+    return (_rows(user, directory.household(data, person["household_no"]), with_match=False),
+            _links(user, person["household_no"]))

@@ -25,6 +25,10 @@ def people(staff, gold, monkeypatch):
             person(4, "王芳", "510104017001"), person(5, "张伟", "510302001001")]
     table = pl.DataFrame(rows)
     write_deltalake(str(lake.table_path(gold.lake, "gold", *directory.GOLD)), table.to_arrow(), mode="overwrite")
+    persons = table.select("person_key", "household_no", "region_code").to_arrow()
+    write_deltalake(str(lake.table_path(gold.lake, "silver", "persons")), persons, mode="overwrite")
+    vehicles = pl.DataFrame({"person_key": [1, 2], "plate_no": ["川A12345", "川A12345"]}).to_arrow()
+    write_deltalake(str(lake.table_path(gold.lake, "silver", "vehicles")), vehicles, mode="overwrite")
     monkeypatch.setenv("JIUZHU_ALLOW_DEMO_KEY", "1")  # the pseudonyms of the audit trail
     return table
 
@@ -55,6 +59,10 @@ def test_an_officer_finds_by_name_and_homophone_and_opens_a_household_audited(st
     assert not at.exception, at.exception
     members = at.dataframe[1].value
     assert members["公民身份号码"].tolist() == people.filter(people["person_key"] == 1)["person_id"].to_list()
+    links = at.dataframe[2].value  # 关联关系: this household shares a vehicle with 章伟's household
+    assert len(links) == 1 and (links["关联方式"][0], links["资产标识"][0]) == ("机动车号牌", "川A12345")
+    assert links["关联家庭户号"][0] == people.filter(people["person_key"] == 2)["household_no"][0]
+    assert links["关联家庭所在地"][0].startswith("四川省成都市锦江区锦官驿街道")
     opened = audit_rows(staff, action="view_person", actor="hedui01")
     assert opened and opened[-1].subject_key and len(opened[-1].subject_key) == 32
 

@@ -1,5 +1,6 @@
 """人员查询: find a person in the jurisdiction by a partial name, a homophone, pinyin or initials, or a
-partial citizen ID, with the purpose stated; then open the person's household. Every search and
+partial citizen ID, with the purpose stated; then open the person's household and its links to other
+households (关联关系: a shared home, vehicle or business). Every search and
 every opening is audited; names and IDs are masked unless the role sees them in the clear."""
 
 import streamlit as st
@@ -38,10 +39,15 @@ if held:
                               format_func=lambda i: "请选择" if not i else f"{i}. {rows.loc[i - 1, '姓名']}({rows.loc[i - 1, '户号']})")
         if chosen and st.button("查看家庭成员", key="search_household"):
             try:
-                members = ui.guarded(ss.household, user, query, int(chosen), purpose)
+                found = ui.guarded(ss.household, user, query, int(chosen), purpose)
             except ss.SearchError as exc:
                 st.error(exc.message)
-                members = None
-            if members is not None:
+                found = None
+            if found is not None:
+                members, links = found
                 st.subheader(f"户号 {rows.loc[int(chosen) - 1, '户号']} 的家庭成员")
                 ui.table(members, key="search_members")
+                st.subheader("关联关系")
+                st.caption("与其他家庭共有的不动产、机动车或市场主体(来源:不动产、车辆、市场监管数据)。"
+                           "共享单位未报送住址和电话,无法据此关联。")
+                ui.table(links, key="search_links", empty="未发现与其他家庭共有的不动产、机动车或市场主体。")
