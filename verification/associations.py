@@ -1,6 +1,8 @@
-"""关联关系 (AN-3): the links between one household and others that the departments' data shows — a
-home, a vehicle or a business registered to members of both. (The connected feeds carry no address
-or telephone, so those links cannot be drawn; the synthetic province shares no asset between
+"""关联关系 (AN-3): the links between households that the departments' data shows — a home, a
+vehicle or a business registered to members of both. ``build`` finds every such link in silver and
+``publish`` writes them to gold ``verification/household_links`` (both directions) for the screens,
+which read gold only; ``links`` reads one household's. (The connected feeds carry no address or
+telephone, so those links cannot be drawn; the synthetic province shares no asset between
 households, so its households show none.)"""
 
 from __future__ import annotations
@@ -25,31 +27,43 @@ def _silver(lake_root: Path, name: str, columns: list[str]) -> pl.DataFrame | No
     return pl.from_arrow(DeltaTable(str(path)).to_pyarrow_table(columns=columns))
 
 
-def links(lake_root: Path, household_no: str) -> pl.DataFrame:
-    """One row per (other household, shared asset): kind, asset id, this household's member key and
-    the other household's member key and region."""
+GOLD = ("verification", "household_links")
+SCHEMA = {"household_no": pl.Utf8, "kind": pl.Utf8, "asset_id": pl.Utf8, "person_key": pl.Int64,
+          "other_household_no": pl.Utf8, "other_person_key": pl.Int64, "other_region_code": pl.Utf8}
+
+
+def build(lake_root: Path) -> pl.DataFrame:
+    """Every cross-household link through a shared asset, once from each side."""
     persons = _silver(lake_root, "persons", ["person_key", "household_no", "region_code"])
-    empty = pl.DataFrame(schema={"kind": pl.Utf8, "asset_id": pl.Utf8, "person_key": pl.Int64,
-                                 "other_household_no": pl.Utf8, "other_person_key": pl.Int64,
-                                 "other_region_code": pl.Utf8})
     if persons is None:
-        return empty
-    mine = persons.filter(pl.col("household_no") == household_no).get_column("person_key")
+        return pl.DataFrame(schema=SCHEMA)
     found = []
     for table, key, kind in ASSETS:
         held = _silver(lake_root, table, ["person_key", key])
         if held is None:
             continue
-        held = held.drop_nulls().unique()
-        ours = held.filter(pl.col("person_key").is_in(mine.implode()))
-        if ours.is_empty():
-            continue
-        others = (held.filter(pl.col(key).is_in(ours.get_column(key).implode()))
-                  .join(persons, on="person_key").filter(pl.col("household_no") != household_no)
-                  .rename({"person_key": "other_person_key", "household_no": "other_household_no",
-                           "region_code": "other_region_code"}))
-        joined = ours.join(others, on=key).select(
-            pl.lit(kind).alias("kind"), pl.col(key).cast(pl.Utf8).alias("asset_id"), "person_key",
-            "other_household_no", "other_person_key", "other_region_code")
-        found.append(joined)
-    return pl.concat(found).sort(["other_household_no", "kind"]) if found else empty
+        held = held.drop_nulls().unique().join(persons, on="person_key")
+        shared = held.group_by(key).agg(pl.col("household_no").n_unique().alias("n")).filter(pl.col("n") > 1)
+        held = held.join(shared.select(key), on=key)
+        pairs = held.join(held, on=key, suffix="_other").filter(pl.col("household_no") != pl.col("household_no_other"))
+        found.append(pairs.select(
+            "household_no", pl.lit(kind).alias("kind"), pl.col(key).cast(pl.Utf8).alias("asset_id"), "person_key",
+            pl.col("household_no_other").alias("other_household_no"), pl.col("person_key_other").alias("other_person_key"),
+            pl.col("region_code_other").alias("other_region_code")))
+    out = pl.concat(found) if found else pl.DataFrame(schema=SCHEMA)
+    return out.cast(SCHEMA).sort(["household_no", "other_household_no", "kind", "asset_id"])
+
+
+def publish(lake_root: Path) -> int:
+    return lake.write(lake.table_path(Path(lake_root), "gold", *GOLD), build(lake_root).to_arrow())
+
+
+def links(lake_root: Path, household_no: str) -> pl.DataFrame:
+    """One household's links (from gold): kind, asset id, its member, the other household and member."""
+    from deltalake import DeltaTable
+
+    path = lake.table_path(Path(lake_root), "gold", *GOLD)
+    if not lake.exists(path):
+        return pl.DataFrame(schema=SCHEMA).drop("household_no")
+    rows = pl.from_arrow(DeltaTable(str(path)).to_pyarrow_table(filters=[("household_no", "=", household_no)]))
+    return rows.drop("household_no") if rows.height else pl.DataFrame(schema=SCHEMA).drop("household_no")

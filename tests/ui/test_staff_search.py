@@ -12,7 +12,7 @@ from deltalake import write_deltalake
 from jiuzhu import lake
 from tests.ui.staffkit import audit_rows, login, texts
 from tests.unit.test_directory import person
-from verification import directory
+from verification import associations, directory
 
 PAGE = "views/search.py"
 
@@ -29,6 +29,7 @@ def people(staff, gold, monkeypatch):
     write_deltalake(str(lake.table_path(gold.lake, "silver", "persons")), persons, mode="overwrite")
     vehicles = pl.DataFrame({"person_key": [1, 2], "plate_no": ["川A12345", "川A12345"]}).to_arrow()
     write_deltalake(str(lake.table_path(gold.lake, "silver", "vehicles")), vehicles, mode="overwrite")
+    associations.publish(gold.lake)  # the screens read the links from gold
     monkeypatch.setenv("JIUZHU_ALLOW_DEMO_KEY", "1")  # the pseudonyms of the audit trail
     return table
 

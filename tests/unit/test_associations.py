@@ -21,6 +21,7 @@ def root(tmp_path):
                pa.table({"person_key": [2, 5, 4], "certificate_no": ["C-1", "C-1", "C-9"]}))
     lake.write(lake.table_path(root, "silver", "businesses"),
                pa.table({"person_key": [1, 2], "uscc": ["91510104MA0000000X", "91510104MA0000000X"]}))
+    associations.publish(root)  # what the serving_index job does
     return root
 
 
@@ -39,3 +40,9 @@ def test_what_one_household_shares_inside_is_no_link(root):
 def test_a_household_with_nothing_shared_has_no_links(root, tmp_path):
     assert associations.links(root, "H9").is_empty()
     assert associations.links(tmp_path / "nowhere", "H1").is_empty()
+    assert associations.build(tmp_path / "nowhere").is_empty()
+
+
+def test_each_link_is_seen_from_both_households(root):
+    assert [r["other_household_no"] for r in associations.links(root, "H2").to_dicts()] == ["H1"]
+    assert [r["other_household_no"] for r in associations.links(root, "H3").to_dicts()] == ["H1"]

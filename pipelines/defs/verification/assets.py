@@ -66,6 +66,20 @@ def person_directory(paths: PlatformPaths) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"delta_version": version})
 
 
+LINKS_KEY = dg.AssetKey(["gold", "verification", "household_links"])
+
+
+@dg.asset(key=LINKS_KEY, deps=[exchange.PERSONS_KEY, *(exchange.silver_key(departments.get(s))
+                                                       for s in ("budongchan", "cheliang", "shichang"))],
+          group_name="gold_verification", kinds={"delta"},
+          description="家庭关联关系:不同家庭成员共有的不动产、机动车或市场主体(两个方向各一行)")
+def household_links(paths: PlatformPaths) -> dg.MaterializeResult:
+    from verification import associations  # noqa: PLC0415
+
+    version = associations.publish(paths.resolved().lake)
+    return dg.MaterializeResult(metadata={"delta_version": version})
+
+
 @dg.asset(key=QUEUE_KEY, deps=DETECTION_KEYS, group_name="business", kinds={"sql"},
           description="动态复核:当月检出名单(不符合、需人工复核的在册家庭)推送至各县工作队列,同一户每月只推送一次")
 def reverification_tasks(paths: PlatformPaths) -> dg.MaterializeResult:
@@ -111,6 +125,6 @@ REVERIFICATION_JOB = dg.define_asset_job(
 # the 20th: after every department's agreed delivery day (the latest is the 15th) and the marts
 REVERIFICATION_SCHEDULE = dg.ScheduleDefinition(job=REVERIFICATION_JOB, cron_schedule="0 6 20 * *",
                                                 execution_timezone="Asia/Shanghai")
-SERVING_JOB = dg.define_asset_job("serving_index", selection=dg.AssetSelection.assets(SERVING_KEY, DIRECTORY_KEY),
+SERVING_JOB = dg.define_asset_job("serving_index", selection=dg.AssetSelection.assets(SERVING_KEY, DIRECTORY_KEY, LINKS_KEY),
                                   description="核对服务索引与人员目录:silver 更新后刷新")
-ASSETS = [household_index, person_directory, reverification_tasks, verification_statistics, reverification_statistics]
+ASSETS = [household_index, person_directory, household_links, reverification_tasks, verification_statistics, reverification_statistics]
