@@ -92,9 +92,6 @@ class Store:
         infos = self.fs.get_file_info(self._pafs.FileSelector(self.path(rel), recursive=True))
         return sorted(i.path for i in infos if i.type == self._pafs.FileType.File)
 
-    def delete(self, rel: str) -> None:
-        self.fs.delete_file(self.path(rel))
-
     def delete_dir(self, rel: str) -> None:
         self.fs.delete_dir(self.path(rel))
 
@@ -109,8 +106,8 @@ def _store(store: Store, path: Path) -> tuple[str, bool]:
     return digest, True
 
 
-def _snapshot(table: Path) -> tuple[int, list[str], list[str]]:
-    """The table's current version, its log files up to it, and every data file those versions added
+def _snapshot(table: Path) -> tuple[int, int, list[str], list[str]]:
+    """The table's current version and row count, its log files up to it, and every data file those versions added
     that is still on disk (the current snapshot's and the older versions' not yet vacuumed: time
     travel, and so the regeneration of an old report, works on the restored lake too)."""
     from deltalake import DeltaTable
@@ -127,7 +124,7 @@ def _snapshot(table: Path) -> tuple[int, list[str], list[str]]:
     kept = {rel for rel, v in added.items() if v <= version and (table / rel).exists()}
     # the snapshot's own files too, should older commits live only in a checkpoint
     kept |= {os.path.relpath(unquote(urlparse(u).path), table.resolve()) for u in dt.file_uris() if u.startswith("file:")}
-    return version, logs, sorted(kept)
+    return version, dt.to_pyarrow_dataset().count_rows(), logs, sorted(kept)
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -184,8 +181,8 @@ def backup(lake_root: Path, home: Path, dest: str | Path, *, business_url: str, 
     manifest = {"format": FORMAT, "created_at": clock().isoformat(timespec="seconds"), "tables": {}}
     files = new = bytes_new = 0
     for table in integrity.tables(lake_root):
-        version, logs, data = _snapshot(table)
-        entry = {"version": version, "files": {}}
+        version, rows, logs, data = _snapshot(table)
+        entry = {"version": version, "rows": rows, "files": {}}
         for rel in logs + data:
             digest, fresh = _store(store, table / rel)
             entry["files"][rel] = digest
@@ -193,9 +190,6 @@ def backup(lake_root: Path, home: Path, dest: str | Path, *, business_url: str, 
             if fresh:
                 new += 1
                 bytes_new += (table / rel).stat().st_size
-        from deltalake import DeltaTable
-
-        entry["rows"] = DeltaTable(str(table), version=version).to_pyarrow_dataset().count_rows()
         manifest["tables"][str(table.relative_to(lake_root))] = entry
     with tempfile.TemporaryDirectory(prefix="jiuzhu-backup-") as tmp:
         manifest["business"] = _backup_business(business_url, Path(tmp))

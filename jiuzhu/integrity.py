@@ -17,6 +17,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 ENV = "JIUZHU_INTEGRITY"
 CODES_ZH = {"ALTERED": "文件内容被改动或替换(校验值不符)", "MISSING": "数据文件缺失", "EXTRA": "多出未登记的数据文件",
@@ -46,8 +47,9 @@ def tables(lake_root: Path) -> list[Path]:
     return sorted(found)
 
 
-def delta_log(table: Path) -> tuple[dict[str, int], set[str], int]:
-    """Files added (with the version) and removed across the table's JSON commits, and the last version."""
+def delta_log(table: Path, after: int = -1) -> tuple[dict[str, int], set[str], int]:
+    """Files added (with the version) and removed by the table's JSON commits after version
+    ``after`` (all by default), and the last version."""
     added: dict[str, int] = {}
     removed: set[str] = set()
     last = -1
@@ -57,20 +59,16 @@ def delta_log(table: Path) -> tuple[dict[str, int], set[str], int]:
             continue
         version = int(name[:-5])
         last = max(last, version)
+        if version <= after:
+            continue
         for line in (log / name).read_text("utf-8").splitlines():
             if '"add"' in line or '"remove"' in line:
                 action = json.loads(line)
                 if "add" in action:
-                    added[_unquote(action["add"]["path"])] = version
+                    added[unquote(action["add"]["path"])] = version
                 elif "remove" in action:
-                    removed.add(_unquote(action["remove"]["path"]))
+                    removed.add(unquote(action["remove"]["path"]))
     return added, removed, last
-
-
-def _unquote(path: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(path)
 
 
 def sha256_file(path: Path) -> str:
@@ -95,7 +93,7 @@ def seal_table(lake_root: Path, table: Path) -> int:
     """Record the files added since the last seal; returns how many were recorded."""
     target = _manifest_file(lake_root, table)
     manifest = _load(target)
-    added, _, last = delta_log(table)
+    added, _, last = delta_log(table, after=manifest["sealed_version"])  # only the commits since the last seal
     new = 0
     for rel, version in added.items():
         if rel in manifest["files"]:

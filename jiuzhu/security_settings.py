@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from jiuzhu import access, audit, auth
 from jiuzhu.business.models import SecuritySetting
+from jiuzhu.errors import CodedError
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,8 @@ SETTINGS: dict[str, Setting] = {
 }
 
 
-class SettingError(ValueError):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class SettingError(CodedError):
+    """A setting refused: unknown, or outside its range (the range is in the message)."""
 
 
 @dataclass(frozen=True)
@@ -73,10 +72,10 @@ def update(session: Session, user: access.Principal, key: str, value: int, *,
            clock: audit.Clock = audit.utc_now) -> int:
     """Set one value (refused outside its range, with the range in Chinese); returns the old value."""
     if key not in SETTINGS:
-        raise SettingError(f"未知的安全策略项:{key}")
+        raise SettingError("SETTING_UNKNOWN", f"未知的安全策略项:{key}")
     s = SETTINGS[key]
     if not isinstance(value, int) or isinstance(value, bool) or not s.minimum <= value <= s.maximum:
-        raise SettingError(f"{s.name_zh}须为{s.minimum}至{s.maximum}{s.unit_zh}之间的整数")
+        raise SettingError("SETTING_OUT_OF_RANGE", f"{s.name_zh}须为{s.minimum}至{s.maximum}{s.unit_zh}之间的整数")
     old = values(session)[key]
     access.authorize_and_audit(session, user, "manage_security_settings", user.jurisdiction_code,
                                purpose=f"修改安全策略:{s.name_zh}", detail={"key": key, "old": old, "new": value},

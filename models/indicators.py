@@ -87,10 +87,6 @@ class Config:
     def total_weight(self) -> float:
         return sum(i.weight for i in self.indicators)
 
-    @property
-    def features(self) -> list[str]:
-        return sorted({i.feature for i in self.indicators} | {"monitored_target"})
-
     def severity_of_probability(self, p: float) -> str | None:
         for level in ("high", "medium"):
             if p >= self.model_severity[level]:

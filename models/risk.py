@@ -83,10 +83,6 @@ def month_index(period: str) -> int:
     return int(year) * 12 + int(month) - 1
 
 
-def period_of(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
 def read_features(lake_root: Path, periods: list[str] | None = None, *, version: int | None = None) -> pl.DataFrame:
     """The monitored population's rows of the gold features mart (optionally some months only)."""
     from deltalake import DeltaTable

@@ -43,10 +43,13 @@ def scores_path(lake_root: Path) -> Path:
     return lake.table_path(Path(lake_root), "gold", *GOLD_SCORES)
 
 
-def score_frame(frame: pl.DataFrame, trained: risk.Trained, config: indicators.Config) -> pl.DataFrame:
-    """Score one month's monitored households (rows of the features mart); explain the candidates."""
+def score_frame(frame: pl.DataFrame, trained: risk.Trained, config: indicators.Config,
+                x: np.ndarray | None = None) -> pl.DataFrame:
+    """Score one month's monitored households (rows of the features mart); explain the candidates.
+    ``x`` is the frame's feature matrix when the caller has built it already."""
     evaluated = indicators.evaluate(frame, config)
-    prob = np.round(risk.predict(trained.pipeline, evaluated), 4)
+    x = risk.matrix(frame) if x is None else x
+    prob = np.round(trained.pipeline.predict_proba(x)[:, 1], 4) if frame.height else np.zeros(0)
     k = config.visit_budget_per_township
     scored = evaluated.with_columns(probability=pl.Series(prob, dtype=pl.Float64)).with_columns(
         rank_in_township=pl.col("probability").rank("ordinal", descending=True).over(["period", "township_code"])
@@ -73,8 +76,8 @@ def score_frame(frame: pl.DataFrame, trained: risk.Trained, config: indicators.C
                             indicator_config_version=pl.lit(config.version))
 
 
-def drift(trained: risk.Trained, frame: pl.DataFrame) -> dict[str, float]:
-    x = risk.matrix(frame)
+def drift(trained: risk.Trained, x: np.ndarray) -> dict[str, float]:
+    """The population stability index of every feature of the matrix against training."""
     profile = trained.metadata["feature_profile"]
     return {name: round(risk.psi(profile[name], x[:, j]), 4) for j, name in enumerate(risk.FEATURE_NAMES)}
 
@@ -87,7 +90,8 @@ def score_period(lake_root: Path, home: Path, period: str, *, config: indicators
     frame = risk.read_features(lake_root, [period])
     if frame.height == 0:
         raise ValueError(f"{period}没有可评分的监测指标数据(gold/monitoring/monitoring_features)")
-    scored = score_frame(frame, trained, config)
+    x = risk.matrix(frame)
+    scored = score_frame(frame, trained, config, x)
     seconds = time.perf_counter() - started
     version = None
     if write:
@@ -95,7 +99,7 @@ def score_period(lake_root: Path, home: Path, period: str, *, config: indicators
                              predicate=f"period = '{period}'", description=f"risk scores {period}")
     return ScoreResult(period=period, model_version=trained.metadata["version"], households=scored.height,
                        persons=int(frame["members"].sum()), candidates=int(scored["reasons_json"].is_not_null().sum()),
-                       seconds=round(seconds, 2), table_version=version, psi=drift(trained, frame))
+                       seconds=round(seconds, 2), table_version=version, psi=drift(trained, x))
 
 
 def read_scores(lake_root: Path, period: str, *, candidates_only: bool = True) -> list[dict]:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+from sqlalchemy import func, select
 
 from dashboards.staff.runtime import business_session, china_time, now
-from jiuzhu import access, regions
+from jiuzhu import access, regions, sqlguard
 from jiuzhu.business.models import MonitoringWarning
 from models import indicators, warning_queue
 
@@ -68,10 +69,6 @@ def handle(user: access.Principal, warning_id: int, step: str, note: str) -> Non
 def warning_summary(user: access.Principal) -> tuple[str | None, pd.DataFrame, int]:
     """Counts of the jurisdiction's warnings of the latest month by severity and status, and how many
     open ones are past their visit deadline (aggregates: no household appears)."""
-    from sqlalchemy import func, select
-
-    from jiuzhu import sqlguard
-
     decision = access.authorize(user, "view_aggregate", user.jurisdiction_code)
     if not decision.allowed:
         raise access.AccessDenied(decision)

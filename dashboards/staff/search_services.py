@@ -8,12 +8,15 @@ the name or number typed (the trail is read by supervisors; it must not become a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 import polars as pl
 
 from dashboards.staff import labels, services
 from dashboards.staff.runtime import business_session, now
 from jiuzhu import access, masking, sqlguard
+from jiuzhu.errors import CodedError
 from schemas import contracts
 from verification import associations, directory
 
@@ -21,10 +24,8 @@ LIMIT = 50
 COLUMNS = ["序号", "姓名", "公民身份号码", "性别", "出生年月", "户号", "与户主关系", "户籍地", "状态", "匹配方式"]
 
 
-class SearchError(ValueError):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+class SearchError(CodedError):
+    """A search that cannot run: no purpose, or a query that cannot be searched."""
 
 
 def _relations() -> dict[str, str]:
@@ -52,19 +53,27 @@ def _rows(user: access.Principal, frame: pl.DataFrame, with_match: bool) -> pd.D
     return pd.DataFrame(out, columns=COLUMNS)[columns]
 
 
-def search(user: access.Principal, query: str, purpose: str) -> tuple[str, pd.DataFrame, bool]:
+@dataclass(frozen=True)
+class SearchResult:
+    kind: str
+    rows: pd.DataFrame  # what the screen shows (masked by role)
+    truncated: bool
+    hits: pl.DataFrame  # the directory rows behind them, in the same order (kept for opening one)
+
+
+def search(user: access.Principal, query: str, purpose: str) -> SearchResult:
     if not purpose.strip():
-        raise SearchError("查询个人信息须说明事由")
+        raise SearchError("PURPOSE_MISSING", "查询个人信息须说明事由")
     try:
         kind = directory.classify(query)
     except directory.QueryError as exc:
-        raise SearchError(str(exc)) from None
+        raise SearchError("QUERY_INVALID", str(exc)) from None
     prefix = sqlguard.jurisdiction_prefix(user.jurisdiction_code)
     with business_session() as db:
         access.authorize_and_audit(db, user, "search_person", user.jurisdiction_code, purpose=purpose.strip(),
                                    clock=now, detail={"query_kind": kind, "query_length": len(query.strip())})
     found = directory.search(_directory(), query, prefix, limit=LIMIT)
-    return kind, _rows(user, found.rows, with_match=True), found.truncated
+    return SearchResult(kind, _rows(user, found.rows, with_match=True), found.truncated, found.rows)
 
 
 LINK_COLUMNS = ["关联方式", "资产标识", "关联家庭户号", "关联家庭所在地"]
@@ -84,18 +93,15 @@ def _links(user: access.Principal, household_no: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=LINK_COLUMNS).drop_duplicates()
 
 
-def household(user: access.Principal, query: str, index: int, purpose: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The household of the ``index``-th person of the search (1-based) and its links to other
+def household(user: access.Principal, result: SearchResult, index: int, purpose: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The household of the ``index``-th person of a search (1-based) and its links to other
     households (关联关系), audited as ``view_person``."""
-    prefix = sqlguard.jurisdiction_prefix(user.jurisdiction_code)
-    data = _directory()
-    found = directory.search(data, query, prefix, limit=LIMIT)
-    if not 1 <= index <= found.rows.height:
-        raise SearchError("请先查询并选择一名人员")
-    person = found.rows.row(index - 1, named=True)
+    if not 1 <= index <= result.hits.height:
+        raise SearchError("PERSON_NOT_CHOSEN", "请先查询并选择一名人员")
+    person = result.hits.row(index - 1, named=True)
     with business_session() as db:
         access.authorize_and_audit(db, user, "view_person", person["region_code"],
                                    subject_key=masking.pseudonym(person["person_id"]), purpose=purpose.strip(),
                                    level=3, clock=now, detail={"view": "household"})
-    return (_rows(user, directory.household(data, person["household_no"]), with_match=False),
+    return (_rows(user, directory.household(_directory(), person["household_no"]), with_match=False),
             _links(user, person["household_no"]))

@@ -30,7 +30,7 @@ from dashboards.staff import exports, labels
 from dashboards.staff.runtime import CHINA_TIME, business_session, china_time, now, today_in_china
 from exchange import batches, ingest
 from exchange import status as exchange_status
-from jiuzhu import access, audit, departments, lake, masking, regions, settings
+from jiuzhu import access, audit, departments, lake, masking, regions, security_settings, settings
 from jiuzhu import status as lake_status
 from jiuzhu.business.models import AuditLog, User
 
@@ -694,8 +694,6 @@ def export_audit(user: access.Principal) -> bytes:
 
 
 def security_policy(user: access.Principal) -> list[dict]:
-    from jiuzhu import security_settings  # noqa: PLC0415
-
     _authorize(user, "manage_security_settings", user.jurisdiction_code)
     with business_session() as db:
         return security_settings.rows(db)
@@ -703,8 +701,6 @@ def security_policy(user: access.Principal) -> list[dict]:
 
 def update_security_policy(user: access.Principal, changes: Mapping[str, int]) -> list[str]:
     """Apply the changed values one by one (each authorised and audited); the names of those changed."""
-    from jiuzhu import security_settings  # noqa: PLC0415
-
     done = []
     with business_session() as db:
         current = security_settings.values(db)

@@ -60,7 +60,7 @@ def test_loading_with_an_empty_registry_says_what_to_do(tmp_path):
 
 
 def test_the_time_split_keeps_a_gap_of_the_horizon_before_the_test_months():
-    periods = [risk.period_of(risk.month_index("2024-11") + i) for i in range(21)]
+    periods = [f"{(2024 * 12 + 10 + i) // 12}-{(2024 * 12 + 10 + i) % 12 + 1:02d}" for i in range(21)]  # 2024-11 …
     train, test = risk.time_split(periods, horizon=3, test_months=4)
     assert test == periods[-4:]
     assert min(train) == periods[3]  # three warm-up months without a full window

@@ -12,14 +12,6 @@ STATUS_FILTER = {"": "全部", **warning_queue.STATUS_ZH}
 STEPS = {"pending": [("visit", "登记走访情况")], "visited": [("refer", "转入认定程序"), ("dismiss", "排除预警")]}
 
 
-def _run(fn, *args):
-    try:
-        return ui.guarded(fn, *args), True
-    except warning_queue.WarningError as exc:
-        st.error(exc.message)
-        return None, False
-
-
 user = auth_state.require_page("monitoring")
 st.title("监测预警")
 st.caption("低收入人口动态监测:规则预警与风险模型每月比对各部门数据,发现可能陷入困难的家庭,推送至责任乡镇(街道)。"
@@ -38,7 +30,7 @@ if queue is not None:
         chosen = st.selectbox("选择预警", [0] + queue["预警号"].tolist(), key="monitoring_chosen",
                               format_func=lambda n: "请选择" if not n else f"预警 {n}")
         if chosen:
-            info, _ = _run(ms.detail, user, int(chosen))
+            info, _ = ui.attempt(ms.detail, user, int(chosen))
             if info:
                 st.subheader(f"户号 {info['household_no']} · {info['period']} · {info['severity_zh']}({info['source_zh']})")
                 st.markdown("**预警原因**")
@@ -60,16 +52,16 @@ if queue is not None:
                     st.info(f"走访情况:{info['visit_note']}")
                 if info["outcome_note"]:
                     st.info(f"处理结果:{info['outcome_note']}")
-                if info["status"] == "pending" and not info["claimed_by"]:
-                    if st.button("认领此预警", key="monitoring_claim"):
-                        _, ok = _run(ms.handle, user, int(chosen), "claim", "")
-                        if ok:
-                            st.rerun()
+                claimable = info["status"] == "pending" and not info["claimed_by"]
+                if claimable and st.button("认领此预警", key="monitoring_claim"):
+                    _, ok = ui.attempt(ms.handle, user, int(chosen), "claim", "")
+                    if ok:
+                        st.rerun()
                 steps = STEPS.get(info["status"], [])
                 if steps:
                     note = st.text_area("走访情况 / 处理理由(必填)", key="monitoring_note")
                     for col, (step, label) in zip(st.columns(len(steps)), steps, strict=True):
                         if col.button(label, key=f"monitoring_{step}", type="primary"):
-                            _, ok = _run(ms.handle, user, int(chosen), step, note)
+                            _, ok = ui.attempt(ms.handle, user, int(chosen), step, note)
                             if ok:
                                 st.rerun()

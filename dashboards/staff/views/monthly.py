@@ -4,7 +4,7 @@ trend; exported as XLSX and PDF (export_aggregate, audited before the files exis
 
 import streamlit as st
 
-from dashboards.staff import auth_state, charts, monthly_report, services, ui
+from dashboards.staff import auth_state, monthly_report, services, ui
 from jiuzhu import access
 
 FILES_KEY = "monthly_files"
@@ -27,19 +27,9 @@ else:
     if stats is not None:
         name = services.full_region_name(region)
         t = stats.totals
-        m1, m2, m3 = st.columns(3)
-        m1.metric("在册救助人数", f"{t['recipients']:,}", ui.signed(t["recipients_mom"]))
-        m2.metric("在册救助户数", f"{t['households']:,}", ui.signed(t["households_mom"]))
-        m3.metric("当月救助金额(元)", f"{t['amount_yuan']:,.2f}", ui.signed(t["amount_yuan_mom"], "{:+,.2f}"))
         st.caption(f"{name} · {stats.period}(环比对照 {stats.previous_period});同比:人数 "
                    f"{ui.signed(t['recipients_yoy']) or '—'},金额 {ui.signed(t['amount_yuan_yoy'], '{:+,.2f}') or '—'}")
-        st.subheader("按救助类别")
-        ui.table(stats.by_category, key="monthly_by_category")
-        if stats.by_region is not None:
-            st.subheader("按下级区划")
-            ui.table(stats.by_region, key="monthly_by_region")
-        if not stats.trend.empty:
-            st.altair_chart(charts.trend(stats.trend, "救助人数", f"{name}在册救助人数月度走势"), width="stretch")
+        ui.statistics(stats, key="monthly", trend_title=f"{name}在册救助人数月度走势")
 
         st.subheader("导出")
         decision = access.authorize(user, "export_aggregate", region)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboards.staff import auth_state, charts, services, ui
+from dashboards.staff import auth_state, services, ui
 from dashboards.staff import monitoring_services as ms
 from jiuzhu import access
 
@@ -20,21 +20,7 @@ if county_grain:
     stats = ui.guarded(services.statistics_overview, user)
 if stats is not None:
     st.caption(f"数据期:{stats.period}(环比对照 {stats.previous_period})。来源:统计月报 gold/statistics/monthly_statistics")
-    t = stats.totals
-    c1, c2, c3 = st.columns(3)
-    c1.metric("在册救助人数", f"{t['recipients']:,}", ui.signed(t["recipients_mom"]), border=True,
-              help="较上月增减")
-    c2.metric("在册救助户数", f"{t['households']:,}", ui.signed(t["households_mom"]), border=True,
-              help="较上月增减")
-    c3.metric("当月救助金额(元)", f"{t['amount_yuan']:,.2f}", ui.signed(t["amount_yuan_mom"], "{:+,.2f}"),
-              border=True, help="较上月增减")
-    st.subheader("按救助类别")
-    ui.table(stats.by_category, key="overview_by_category")
-    if stats.by_region is not None:
-        st.subheader("按下级区划")
-        ui.table(stats.by_region, key="overview_by_region")
-    if not stats.trend.empty:
-        st.altair_chart(charts.trend(stats.trend, "救助人数", "在册救助人数月度走势"), width="stretch")
+    ui.statistics(stats, key="overview", trend_title="在册救助人数月度走势")
 
 # --- 检出名单 ----------------------------------------------------------------------------------------------
 summary = None

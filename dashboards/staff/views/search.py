@@ -21,29 +21,22 @@ with st.form("search_form"):
     purpose = c2.text_input("查询事由", key="search_purpose", placeholder="如:办理低保申请,核实申请人家庭成员")
     sent = st.form_submit_button("查询", type="primary", key="search_submit")
 if sent:
-    try:
-        result = ui.guarded(ss.search, user, query, purpose)
-    except ss.SearchError as exc:
-        st.error(exc.message)
-        result = None
-    st.session_state[RESULT_KEY] = (query, purpose, result) if result is not None else None
+    result, ok = ui.attempt(ss.search, user, query, purpose)
+    st.session_state[RESULT_KEY] = (purpose, result) if ok else None
 
 held = st.session_state.get(RESULT_KEY)
 if held:
-    query, purpose, (kind, rows, truncated) = held
-    st.caption(f"按{ss.directory.KIND_ZH[kind]}查询,找到 {len(rows)} 人" + (f"(只显示前 {ss.LIMIT} 人,请输入更完整的内容)"
-                                                                         if truncated else "") + "。本次查询已记入审计日志。")
+    purpose, result = held
+    rows = result.rows
+    st.caption(f"按{ss.directory.KIND_ZH[result.kind]}查询,找到 {len(rows)} 人"
+               + (f"(只显示前 {ss.LIMIT} 人,请输入更完整的内容)" if result.truncated else "") + "。本次查询已记入审计日志。")
     ui.table(rows, key="search_results", empty="管辖区域内没有找到符合条件的人员。")
     if not rows.empty:
         chosen = st.selectbox("选择人员", [0, *rows["序号"].tolist()], key="search_chosen",
                               format_func=lambda i: "请选择" if not i else f"{i}. {rows.loc[i - 1, '姓名']}({rows.loc[i - 1, '户号']})")
         if chosen and st.button("查看家庭成员", key="search_household"):
-            try:
-                found = ui.guarded(ss.household, user, query, int(chosen), purpose)
-            except ss.SearchError as exc:
-                st.error(exc.message)
-                found = None
-            if found is not None:
+            found, ok = ui.attempt(ss.household, user, result, int(chosen), purpose)
+            if ok:
                 members, links = found
                 st.subheader(f"户号 {rows.loc[int(chosen) - 1, '户号']} 的家庭成员")
                 ui.table(members, key="search_members")

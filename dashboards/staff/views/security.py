@@ -5,7 +5,6 @@ import streamlit as st
 
 from dashboards.staff import auth_state, services, ui
 from dashboards.staff.runtime import china_time
-from jiuzhu import security_settings
 
 user = auth_state.require_page("security")
 st.title("安全策略")
@@ -24,10 +23,6 @@ if rows is not None:
                 st.caption(f"最近由 {r['updated_by']} 于 {china_time(r['updated_at'], seconds=False)} 修改")
         saved = st.form_submit_button("保存", type="primary", key="security_save")
     if saved:
-        try:
-            done = ui.guarded(services.update_security_policy, user, {k: int(v) for k, v in values.items()})
-        except security_settings.SettingError as exc:
-            st.error(exc.message)
-            done = None
-        if done is not None:
+        done, ok = ui.attempt(services.update_security_policy, user, {k: int(v) for k, v in values.items()})
+        if ok:
             st.success("已保存:" + "、".join(done) if done else "没有修改。")

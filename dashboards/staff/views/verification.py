@@ -14,15 +14,6 @@ STEPS = {"submitted": [("receive", "接收申请")], "received": [("verify", "�
          "verified": [("review", "复核通过")], "reviewed": [("report", "出具核对报告")]}
 
 
-def _run(fn, *args, **kwargs):
-    """A step that may be refused for a business reason (Chinese) or by the access checks."""
-    try:
-        return ui.guarded(fn, *args, **kwargs), True
-    except (vr.RequestError, reverify.QueueError) as exc:
-        st.error(exc.message)
-        return None, False
-
-
 user = auth_state.require_page("verification")
 st.title("核对工作台")
 st.caption("居民家庭经济状况核对:委托申请 → 接收 → 核对 → 复核(须由另一名核对员)→ 出具报告。"
@@ -62,7 +53,7 @@ with tab_list:
                         st.markdown("- 未发现不符合条件的情形")
                 for action, label in STEPS.get(view.status, []):
                     if st.button(label, key=f"verification_{action}", type="primary"):
-                        pdf, ok = _run(vs.step, user, view.request_no, action)
+                        pdf, ok = ui.attempt(vs.step, user, view.request_no, action)
                         if ok and pdf is not None:
                             st.session_state[PDF_KEY] = (view.request_no, pdf)
                         if ok:
@@ -70,14 +61,14 @@ with tab_list:
                 if view.status in ("submitted", "received", "verified"):
                     reason = st.text_input("退回原因", key="verification_reject_reason")
                     if st.button("退回申请", key="verification_reject"):
-                        _, ok = _run(vs.step, user, view.request_no, "reject", reason)
+                        _, ok = ui.attempt(vs.step, user, view.request_no, "reject", reason)
                         if ok:
                             st.rerun()
                 if view.report_no:
                     held = st.session_state.get(PDF_KEY)
                     if not held or held[0] != view.request_no:
                         if st.button("生成报告文件", key="verification_regenerate"):
-                            pdf, ok = _run(vs.report_pdf, user, view.report_no, purpose)
+                            pdf, ok = ui.attempt(vs.report_pdf, user, view.report_no, purpose)
                             if ok and pdf is not None:
                                 st.session_state[PDF_KEY] = (view.request_no, pdf)
                                 held = st.session_state[PDF_KEY]
@@ -97,7 +88,7 @@ with tab_new:
                                key="new_members")
         sent = st.form_submit_button("提交申请", key="verification_new_submit")
     if sent:
-        number, ok = _run(vs.submit, user, commissioning_unit=unit, aid_item=item, purpose=purpose_new,
+        number, ok = ui.attempt(vs.submit, user, commissioning_unit=unit, aid_item=item, purpose=purpose_new,
                           authorisation_ref=ref, region_code=region, members_text=members)
         if ok and number:
             st.session_state[FLASH_KEY] = f"已提交核对申请 {number}"
@@ -118,6 +109,6 @@ with tab_queue:
             for col, (action, label) in zip((c1, c2, c3), (("start", "开始核实"), ("confirm", "确认不符合"),
                                                             ("clear", "核实后符合")), strict=True):
                 if col.button(label, key=f"queue_{action}"):
-                    _, ok = _run(vs.handle_task, user, int(task), action, note)
+                    _, ok = ui.attempt(vs.handle_task, user, int(task), action, note)
                     if ok:
                         st.rerun()

@@ -1,5 +1,6 @@
-"""Operations assets: the integrity manifest of the lake's data files, sealed and checked hourly;
-a finding fails the check (severity error), which is the alert the on-call engineer sees."""
+"""Operations assets: the integrity manifest of the lake's data files, sealed and checked hourly
+(a finding fails the error-severity check, which ``failed_check_alert`` turns into a critical
+alert), the daily backup and the weekly table maintenance."""
 
 import dagster as dg
 
@@ -20,15 +21,6 @@ def integrity_manifest(context: dg.AssetExecutionContext, paths: PlatformPaths):
     findings = [f for f in integrity.check(lake_root) if f.code != "UNSEALED"]
     for f in findings:
         context.log.error(f"[{f.code}] {f.table}/{f.file}: {f.message_zh}")
-    from jiuzhu import alerts  # noqa: PLC0415
-
-    board = alerts.Alerts(paths.resolved().home)
-    if findings:
-        board.raise_("integrity:lake", "critical", "数据文件完整性核查发现问题",
-                     f"{len(findings)} 个数据文件被改动、替换、缺失或多出,例如 {findings[0].table}/{findings[0].file}。"
-                     "请按运行手册从备份恢复并调查。")
-    else:
-        board.resolve("integrity:lake", "数据文件完整性核查已通过")
     yield dg.MaterializeResult(metadata={"tables": len(sealed), "newly_sealed": sum(sealed.values()),
                                          "manifest": dg.MetadataValue.path(str(integrity.manifest_root(lake_root)))})
     yield dg.AssetCheckResult(
