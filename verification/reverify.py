@@ -124,7 +124,8 @@ def overdue(tasks: list[ReverificationTask], now: _dt.datetime) -> list[Reverifi
 
 def handle(session: Session, user: access.Principal, task_id: int, step: str, note: str = "", *,
            clock: audit.Clock = audit.utc_now) -> ReverificationTask:
-    """start (开始核实), confirm (确认不符合) or clear (核实后符合: a note with the reason is required)."""
+    """start (开始核实: the officer takes the task; from then on only that officer works it), confirm
+    (确认不符合) or clear (核实后符合: a note with the reason is required)."""
     task = session.get(ReverificationTask, task_id)
     if task is None:
         raise QueueError("TASK_UNKNOWN", f"没有编号为{task_id}的复核任务")
@@ -136,6 +137,8 @@ def handle(session: Session, user: access.Principal, task_id: int, step: str, no
         raise QueueError("NOTE_MISSING", "办结复核任务须写明核实情况")
     access.authorize_and_audit(session, user, "review_verification", task.county_code, purpose=f"处理{task.period}动态复核任务",
                                detail={"task_id": task.id, "step": step}, clock=clock)
+    if task.handled_by and task.handled_by != user.username:
+        raise QueueError("CLAIMED_BY_OTHER", f"该任务已由{task.handled_by}开始核实")
     task.status = {"start": "in_review", "confirm": "confirmed", "clear": "cleared"}[step]
     task.handled_by, task.updated_at = user.username, clock()
     if note.strip():

@@ -72,6 +72,11 @@ def test_a_county_handles_its_own_tasks_in_order_and_is_refused_elsewhere(sessio
     assert err.value.code == "NOTE_MISSING"
     assert reverify.handle(session, mine, task.id, "start", clock=clock).status == "in_review"
     assert [t.id for t in reverify.queue(session, mine, status="in_review", clock=clock)] == [task.id]
+    colleague = auth.create_user(session, "county.colleague", "同县核对员", access.VERIFICATION_OFFICER,
+                                 county + "000000", "Abcdef12!", must_change_password=False, clock=clock)
+    with pytest.raises(reverify.QueueError) as err:  # taken by the first officer
+        reverify.handle(session, colleague, task.id, "clear", "核实后符合", clock=clock)
+    assert err.value.code == "CLAIMED_BY_OTHER"
     with pytest.raises(reverify.QueueError) as err:
         reverify.handle(session, mine, task.id, "start", clock=clock)
     assert err.value.code == "STATUS_INVALID"
