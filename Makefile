@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 SCALE ?= small
 SEED ?= 20241101
 SERVE ?= 1
+# the engine that builds the marts: duckdb (embedded default) or spark (Sail in local-cluster mode)
+ENGINE ?= duckdb
 STAFF_PORT ?= 8501
 DAGSTER_PORT ?= 3000
 
@@ -14,6 +16,7 @@ export JIUZHU_HOME ?= $(CURDIR)/var
 export JIUZHU_LAKE ?= $(JIUZHU_HOME)/lake
 export JIUZHU_SCALE := $(SCALE)
 export JIUZHU_SEED := $(SEED)
+export JIUZHU_ENGINE := $(ENGINE)
 export DAGSTER_HOME := $(JIUZHU_HOME)/dagster
 # Every telemetry off: it stalls offline.
 export DO_NOT_TRACK := 1
@@ -33,6 +36,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps 'dbt-sail==0.1.0'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -203,6 +203,65 @@ def _run_marts(scale: str, run_no: int, ws: Workspace) -> dict:
 
 
 
+
+# The marts on both engines (issue #14): the same dbt project built in full (models and tests) and
+# one month rebuilt, on the Spark-compatible cluster (Sail, local-cluster, JIUZHU_SPARK_WORKERS
+# workers) against DuckDB in the same run.
+_DBT_ENGINE = _POLICY + """
+import json, os, resource, subprocess, sys, time
+from pathlib import Path
+from jiuzhu import engines
+lake_root, home, engine, dbt_dir = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+ensure_policy(lake_root)
+os.environ["JIUZHU_SPARK_WAREHOUSE"] = str(home / "spark-warehouse")
+warehouse = home / "warehouse.duckdb"
+dbt = str(Path(sys.executable).parent / "dbt")
+def run_dbt(command, from_period=None):
+    run = engines.dbt_run(engine, home=home, lake=lake_root, warehouse=warehouse, from_period=from_period)
+    start = time.perf_counter()
+    proc = subprocess.run([dbt, *run.args(command), "--profiles-dir", ".", "--target-path", str(home / "target"),
+                           "--log-path", str(home / "logs")], cwd=dbt_dir, env={**os.environ, **run.env},
+                          capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(proc.stdout[-3000:])
+    return time.perf_counter() - start
+full = run_dbt(["build"])
+if engine == "spark":
+    import polars as pl
+    profile = pl.from_arrow(engines.read_mart(home / "spark-warehouse", "household_profile").select(["period"]))
+    rows, last = profile.height, profile["period"].max()
+else:
+    import duckdb
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows, last = con.sql("select count(*), max(period) from household_profile").fetchall()[0]
+incremental = run_dbt(["run"], from_period=last)
+print(json.dumps({"full_s": full, "incremental_s": incremental, "rows": rows,
+                  "peak_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+
+def _run_marts_spark(scale: str, run_no: int, ws: Workspace) -> dict:
+    """The marts on the Spark-compatible engine, against DuckDB's build of the same lake."""
+    from jiuzhu import engines  # noqa: PLC0415
+
+    lake_root = ws.lake(scale)
+    out = {}
+    for engine in ("duckdb", "spark"):
+        home = ws.root / f"marts-{engine}-{scale}-{run_no}"
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        _, out[engine] = _child(_DBT_ENGINE, str(lake_root), str(home), engine, str(_DBT_DIR))
+        shutil.rmtree(home, ignore_errors=True)
+    spark, duck = out["spark"], out["duckdb"]
+    return {"wall_s": spark["full_s"], "rows": spark["rows"], "persons": 0,
+            "peak_rss_mib": spark["peak_rss_kib"] / 1024,
+            "detail": {"engine": "Sail (pysail) local-cluster", "workers": engines.spark_workers(),
+                       "spark_incremental_s": round(spark["incremental_s"], 2),
+                       "duckdb_full_s": round(duck["full_s"], 2), "duckdb_incremental_s": round(duck["incremental_s"], 2),
+                       "duckdb_peak_rss_mib": round(duck["peak_rss_kib"] / 1024)},
+            "reference": {"name": "DuckDB (dbt-duckdb) building the same marts", "wall_s": duck["full_s"],
+                          "rows": duck["rows"]}}
+
 # On-demand verification: the serving index refreshed from silver, then one household at a time
 # (p50/p95 over N random households, after one warm-up), against the lake path (no index) on a
 # sample, and the PDF rendering of reports for a sample.
@@ -508,7 +567,7 @@ def _run_render(scale: str, run_no: int, ws: Workspace) -> dict:
 
 
 STAGES = {"generate": _run_generate, "generate-largest-county": _run_largest_county, "ingest": _run_ingest,
-          "marts": _run_marts, "verify": _run_verify, "reverify": _run_reverify,
+          "marts": _run_marts, "marts-spark": _run_marts_spark, "verify": _run_verify, "reverify": _run_reverify,
           "score": _run_score, "render": _run_render}
 
 

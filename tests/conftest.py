@@ -43,7 +43,8 @@ def toy_model():
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch):
     """Tests never see the developer's or the Makefile's platform settings."""
-    for name in ("JIUZHU_HOME", "JIUZHU_LAKE", "JIUZHU_SCALE", "JIUZHU_SEED", "JIUZHU_WAREHOUSE"):
+    for name in ("JIUZHU_HOME", "JIUZHU_LAKE", "JIUZHU_SCALE", "JIUZHU_SEED", "JIUZHU_WAREHOUSE", "JIUZHU_ENGINE",
+                 "JIUZHU_SPARK_WAREHOUSE", "JIUZHU_SPARK_WORKERS"):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
+{{ config(**monthly_increment()) }}
 -- Assets per household and month (VF-2): deposits and financial assets (banks report on the
 -- households the platform asks about), registered homes, cars (motorcycles and disability
 -- vehicles exempt), companies and sole traders; plus medical spending, severe disability, deaths.
@@ -30,7 +30,7 @@ cars_pm as (
 ),
 firms_pm as (
     select m.person_key, m.period,
-           sum(case when f.entity_type = '有限责任公司' then 1 else 0 end) as companies,
+           cast(sum(case when f.entity_type = '有限责任公司' then 1 else 0 end) as bigint) as companies,
            max(case when f.entity_type = '个体工商户' then f.registered_capital_yuan end) as sole_trader_capital_yuan
     from members m join firms f on f.person_key = m.person_key and f.established_date <= {{ month_end('m.period') }}
     group by m.person_key, m.period
@@ -53,11 +53,11 @@ select
     household_no, period,
     sum(deposits_yuan) as deposits_yuan,
     max(case when deposits_yuan is not null then 1 else 0 end) as has_bank_data,
-    sum(homes) as homes,
+    cast(sum(homes) as bigint) as homes,
     max(max_car_value_yuan) as max_car_value_yuan,
-    sum(companies) as companies,
+    cast(sum(companies) as bigint) as companies,
     max(sole_trader_capital_yuan) as sole_trader_capital_yuan,
     coalesce(sum(out_of_pocket_yuan), 0) as medical_out_of_pocket_yuan,
-    sum(severely_disabled) as severely_disabled_members
+    cast(sum(severely_disabled) as bigint) as severely_disabled_members
 from per_person
 group by household_no, period

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
+{{ config(**monthly_increment()) }}
 -- Counted monthly income per household and month (VF-2): wages less the necessary employment cost,
 -- business income, employee pensions, unemployment benefit. Residents' basic pensions and the aid
 -- itself reach no feed and do not count.

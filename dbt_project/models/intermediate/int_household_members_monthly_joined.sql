@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
+{{ config(**monthly_increment()) }}
 -- Who belongs to which household in each month: a person counts from their first hukou event
 -- (the snapshot, a birth, a move in) until the month they die.
 with persons as (

@@ -16,7 +16,7 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from jiuzhu import departments, lake
+from jiuzhu import departments, engines, lake
 from pipelines.defs.exchange.assets import PARTITIONS
 from pipelines.defs.foundation.resources import PlatformPaths
 
@@ -73,15 +73,16 @@ class Translator(DagsterDbtTranslator):
             partitions_def=PARTITIONS, backfill_policy=dg.BackfillPolicy.single_run())
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, paths: PlatformPaths):
     """Monthly partitions: a month's run rebuilds the monthly marts from that month on (dbt
-    incremental, delete+insert by period); a range rebuilds from its first month."""
+    incremental by period); a range rebuilds from its first month. JIUZHU_ENGINE picks the engine:
+    DuckDB (the warehouse file) or spark (Delta tables through a Spark-compatible cluster)."""
     cfg = paths.resolved()
-    # dbt reads the lake and owns the warehouse file; both come from the platform settings
-    os.environ["JIUZHU_LAKE"] = str(cfg.lake)
-    os.environ["JIUZHU_WAREHOUSE"] = str(cfg.warehouse)
+    run = engines.dbt_run(engines.engine_name(), home=cfg.home, lake=cfg.lake, warehouse=cfg.warehouse,
+                          from_period=min(context.partition_keys)[:7])
+    # dbt reads the lake and owns the warehouse; both come from the platform settings
+    os.environ.update(run.env)
     cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    first = min(context.partition_keys)[:7]
-    args = ["build", "--vars", json.dumps({"from_period": first})]
-    yield from dbt.cli(args, context=context).stream()
+    context.log.info(f"计算引擎:{run.target}")
+    yield from dbt.cli(run.args(["build"]), context=context).stream()
 
 
 def _marts() -> list[tuple[str, str]]:
@@ -96,8 +97,11 @@ def _publish_asset(area: str, model: str):
               description=f"分析库:{model} 发布为 Delta 表,供员工端读取(员工端不打开数仓文件)")
     def _publish(paths: PlatformPaths) -> dg.MaterializeResult:
         cfg = paths.resolved()
-        with duckdb.connect(str(cfg.warehouse), read_only=True) as con:
-            table = con.sql(f'select * from main."{model}"').to_arrow_table()  # model names come from the manifest
+        if engines.engine_name() == "spark":
+            table = engines.read_mart(engines.spark_warehouse(cfg.home), model)
+        else:
+            with duckdb.connect(str(cfg.warehouse), read_only=True) as con:
+                table = con.sql(f'select * from main."{model}"').to_arrow_table()  # model names come from the manifest
         version = lake.write(lake.table_path(cfg.lake, "gold", area, model), table)
         return dg.MaterializeResult(metadata={"rows": table.num_rows, "delta_version": version})
 

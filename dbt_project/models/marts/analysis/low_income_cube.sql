@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
+{{ config(**monthly_increment()) }}
 -- 分布分析 cube (AN-2): the low-income population by month, county, category, age band, sex,
 -- ethnicity, disability and cause of hardship. Counts only: no person key, ID or name (analysis zone).
 with roll as (

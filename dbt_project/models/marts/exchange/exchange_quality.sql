@@ -5,9 +5,9 @@ select
     count(case when status <> 'duplicate' then 1 end) as batches,
     count(case when status = 'duplicate' then 1 end) as replays,
     count(case when status = 'rejected' then 1 end) as refused_batches,
-    sum(case when status <> 'duplicate' then delivered else 0 end) as delivered,
-    sum(case when status <> 'duplicate' then accepted else 0 end) as accepted,
-    sum(case when status <> 'duplicate' then rejected else 0 end) as rejected,
+    cast(sum(case when status <> 'duplicate' then delivered else 0 end) as bigint) as delivered,
+    cast(sum(case when status <> 'duplicate' then accepted else 0 end) as bigint) as accepted,
+    cast(sum(case when status <> 'duplicate' then rejected else 0 end) as bigint) as rejected,
     max(case when status <> 'duplicate' and substr(delivered_at, 1, 10) > due_date then 1 else 0 end) as delivered_late
 from b
 group by department, period

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
+{{ config(**monthly_increment()) }}
 -- 监测指标 (MN-1, MN-3): one row per household and month with every indicator the monitoring rules,
 -- the weighted risk index and the risk model read. Only what was known by the month's end is used
 -- (a death, a certificate or a claim dated later never reaches an earlier month), so the same row
@@ -37,13 +37,13 @@ household_month as (
            coalesce(max(case when relation = '02' then substr(region_code, 1, 9) end),
                     min(substr(region_code, 1, 9))) as township_code,
            coalesce(max(case when relation = '02' then ethnicity end), min(ethnicity)) as head_ethnicity,
-           sum(case when age_years between 16 and 59 then 1 else 0 end) as working_age_members,
-           sum(case when age_years >= 60 then 1 else 0 end) as elderly_members,
-           sum(case when age_years < 16 then 1 else 0 end) as child_members,
-           sum(case when status_now = '2' then 1 else 0 end) as unemployed_members,
-           sum(case when status_now = '2' and status_before = '1' then 1 else 0 end) as job_lost_members,
-           sum(case when status_now = '4' and status_before in ('1', '2') then 1 else 0 end) as contributions_stopped_members,
-           sum(case when disabled_recently = 1 and age_years between 16 and 59 then 1 else 0 end) as new_disabled_working_age
+           cast(sum(case when age_years between 16 and 59 then 1 else 0 end) as bigint) as working_age_members,
+           cast(sum(case when age_years >= 60 then 1 else 0 end) as bigint) as elderly_members,
+           cast(sum(case when age_years < 16 then 1 else 0 end) as bigint) as child_members,
+           cast(sum(case when status_now = '2' then 1 else 0 end) as bigint) as unemployed_members,
+           cast(sum(case when status_now = '2' and status_before = '1' then 1 else 0 end) as bigint) as job_lost_members,
+           cast(sum(case when status_now = '4' and status_before in ('1', '2') then 1 else 0 end) as bigint) as contributions_stopped_members,
+           cast(sum(case when disabled_recently = 1 and age_years between 16 and 59 then 1 else 0 end) as bigint) as new_disabled_working_age
     from person_month
     group by household_no, period
 ),
@@ -51,7 +51,7 @@ months as (select distinct period from profile),
 deaths as (
     -- members who died in the last three months (they have left the member list by then)
     select p.household_no, mo.period, count(*) as deceased_3m,
-           sum(case when {{ age_in_years('p.birth_date', 'd.died_on') }} between 16 and 59 then 1 else 0 end)
+           cast(sum(case when {{ age_in_years('p.birth_date', 'd.died_on') }} between 16 and 59 then 1 else 0 end) as bigint)
                as deceased_working_age_3m
     from (select person_key, min(death_date) as died_on from {{ ref('stg_siwang__deaths') }} group by person_key) d
     join {{ ref('stg_gongan__persons') }} p on p.person_key = d.person_key
@@ -91,20 +91,20 @@ select
     hm.township_code, hm.head_ethnicity, w.area_type, w.members,
     hm.working_age_members, hm.elderly_members, hm.child_members, w.severely_disabled_members,
     w.counted_income_yuan, w.income_per_capita_yuan, w.standard_yuan,
-    round(w.income_per_capita_yuan / w.standard_yuan, 4) as income_ratio,
+    {{ round_half_up('w.income_per_capita_yuan / w.standard_yuan', 4) }} as income_ratio,
     case when w.income_ratio_3m_before >= 1 and w.income_per_capita_yuan < w.standard_yuan then 1 else 0 end
         as fell_below_standard,
     case when w.income_3m_before > 0
-         then round(greatest(w.income_3m_before - w.counted_income_yuan, 0) / w.income_3m_before, 4)
+         then {{ round_half_up('greatest(w.income_3m_before - w.counted_income_yuan, 0) / w.income_3m_before', 4) }}
          else 0 end as income_drop_share,
     case when w.wage_before_yuan > 0
-         then round(greatest(w.wage_before_yuan - w.wage_yuan, 0) / w.wage_before_yuan, 4)
+         then {{ round_half_up('greatest(w.wage_before_yuan - w.wage_yuan, 0) / w.wage_before_yuan', 4) }}
          else 0 end as wage_drop_share,
     w.medical_oop_3m_yuan,
-    round(w.medical_oop_3m_yuan / greatest(w.income_3m_yuan, w.standard_yuan * w.members * 3), 4) as medical_burden,
+    {{ round_half_up('w.medical_oop_3m_yuan / greatest(w.income_3m_yuan, w.standard_yuan * w.members * 3)', 4) }} as medical_burden,
     hm.unemployed_members, hm.job_lost_members, hm.contributions_stopped_members, hm.new_disabled_working_age,
     coalesce(d.deceased_3m, 0) as deceased_3m, coalesce(d.deceased_working_age_3m, 0) as deceased_working_age_3m,
-    case when w.has_bank_data = 1 then round(w.deposits_yuan / w.members / w.standard_yuan, 2) end
+    case when w.has_bank_data = 1 then {{ round_half_up('w.deposits_yuan / w.members / w.standard_yuan', 2) }} end
         as deposits_months_of_standard,
     w.has_bank_data, w.homes,
     coalesce(r.on_dibao, 0) as on_dibao, coalesce(r.on_tekun, 0) as on_tekun,

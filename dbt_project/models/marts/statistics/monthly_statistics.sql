@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
+{{ config(**monthly_increment()) }}
 -- 统计月报 (MN-4): recipients, households and amounts by county, aid category and month, with
 -- month-on-month and year-on-year change. Amounts are the household's monthly amount, once per household.
 with households as (
@@ -9,7 +9,7 @@ with households as (
 ),
 monthly as (
     select period, county_code, substr(county_code, 1, 4) || '00' as prefecture_code, aid_category,
-           sum(persons) as recipients, count(*) as households, sum(amount_yuan) as amount_yuan
+           cast(sum(persons) as bigint) as recipients, count(*) as households, sum(amount_yuan) as amount_yuan
     from households
     group by period, county_code, aid_category
 )

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
+{{ config(**monthly_increment()) }}
 -- 检出名单: current recipients (dibao and tekun on the roll in the month) whose assessment fails
 -- or needs review, with the reasons, by county, for the responsible county to re-verify.
 with roll as (

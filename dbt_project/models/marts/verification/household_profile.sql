@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='period') }}
+{{ config(**monthly_increment()) }}
 -- 核对画像: one row per household and month — members, income by category, per-capita income,
 -- assets, flags, the local dibao standard and the assessment (符合 / 不符合 / 需人工复核).
 -- The rules are data (stg_policy__*); this model is the one definition of the assessment, used by
@@ -43,7 +43,7 @@ profile as (
     select
         pl.household_no, pl.period, pl.county_code, pl.area_type, pl.members,
         pl.wage_yuan, pl.business_yuan, pl.pension_yuan, pl.unemployment_benefit_yuan, pl.counted_income_yuan,
-        round(pl.counted_income_yuan / pl.members, 2) as income_per_capita_yuan,
+        {{ round_half_up('pl.counted_income_yuan / pl.members', 2) }} as income_per_capita_yuan,
         sc.amount_yuan as standard_yuan, sc.standard_source,
         a.deposits_yuan, coalesce(a.has_bank_data, 0) as has_bank_data, coalesce(a.homes, 0) as homes,
         a.max_car_value_yuan, coalesce(a.companies, 0) as companies, a.sole_trader_capital_yuan,
