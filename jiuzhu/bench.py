@@ -162,12 +162,14 @@ def _run_ingest(scale: str, run_no: int, ws: Workspace) -> dict:
 
 _POLICY = """
 from jiuzhu import lake, policy, regions
+from jiuzhu.business import mirror
 def ensure_policy(lake_root):
     silver = lake_root / "silver"
     if not lake.exists(silver / "regions"):
         lake.write(silver / "regions", regions.to_arrow())
         lake.write(silver / "policy_standards", policy.standards_arrow())
         lake.write(silver / "policy_asset_limits", policy.asset_limits_arrow())
+    mirror.ensure_exists(lake_root, "verification_requests")
 """
 
 _DBT = _POLICY + """

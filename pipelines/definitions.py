@@ -18,6 +18,13 @@ from pipelines.defs.verification import assets as verification
 # retried; a systemic failure still fails the run after the retries.
 RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
 
+# the business database's mirror in bronze (users, audit trail, verification requests), hourly:
+# the verification statistics mart reads it
+BUSINESS_MIRROR_JOB = dg.define_asset_job("business_mirror", selection=dg.AssetSelection.groups("bronze_business"),
+                                          op_retry_policy=RETRY)
+BUSINESS_MIRROR_SCHEDULE = dg.ScheduleDefinition(job=BUSINESS_MIRROR_JOB, cron_schedule="5 * * * *",
+                                                 execution_timezone="Asia/Shanghai")
+
 defs = dg.Definitions(
     assets=[foundation.regions_table, foundation.synthetic_province, foundation.policy_standards,
             foundation.policy_asset_limits, *foundation.BUSINESS_MIRRORS,
@@ -27,10 +34,12 @@ defs = dg.Definitions(
     asset_checks=[foundation.regions_are_complete],
     resources={"paths": PlatformPaths(), "dbt": marts.DBT_RESOURCE},
     sensors=[inbox_sensor, *operations_sensors.SENSORS],
-    schedules=[verification.REVERIFICATION_SCHEDULE, *monitoring.SCHEDULES, *operations.SCHEDULES],
+    schedules=[BUSINESS_MIRROR_SCHEDULE, verification.REVERIFICATION_SCHEDULE, *monitoring.SCHEDULES, *operations.SCHEDULES],
     jobs=[
-        dg.define_asset_job("foundation", selection=dg.AssetSelection.groups("silver_reference", "synthetic"),
+        dg.define_asset_job("foundation", selection=dg.AssetSelection.groups("silver_reference", "synthetic",
+                                                                             "bronze_business"),
                             op_retry_policy=RETRY),
+        BUSINESS_MIRROR_JOB,
         dg.define_asset_job("silver_derived", selection=dg.AssetSelection.groups("silver_derived"),
                             op_retry_policy=RETRY),
         verification.REVERIFICATION_JOB,

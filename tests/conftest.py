@@ -69,6 +69,7 @@ def warehouse(tiny_lake, tmp_path_factory):
     from pathlib import Path
 
     from jiuzhu import lake, policy, regions
+    from jiuzhu.business import mirror
 
     root_dir = Path(__file__).resolve().parents[1]
     root, _ = tiny_lake
@@ -76,6 +77,7 @@ def warehouse(tiny_lake, tmp_path_factory):
     lake.write(silver / "regions", regions.to_arrow())
     lake.write(silver / "policy_standards", policy.standards_arrow())
     lake.write(silver / "policy_asset_limits", policy.asset_limits_arrow())
+    mirror.ensure_exists(root / "lake", "verification_requests")  # no request yet: an empty mirror
     out = tmp_path_factory.mktemp("dbt")
     env = {**os.environ, "JIUZHU_LAKE": str(root / "lake"), "JIUZHU_WAREHOUSE": str(out / "w.duckdb"),
            "DO_NOT_TRACK": "1"}

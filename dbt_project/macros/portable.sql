@@ -102,3 +102,26 @@
     insert into table {{ target_relation }}
     select * from {{ source_relation }}
 {%- endmacro %}
+
+{% macro epoch_seconds(ts) -%}
+    {#- seconds since 1970-01-01 UTC of a timestamp (an instant: independent of the session's zone) -#}
+    {{ return(adapter.dispatch('epoch_seconds')(ts)) }}
+{%- endmacro %}
+
+{% macro default__epoch_seconds(ts) -%}
+    unix_timestamp({{ ts }})
+{%- endmacro %}
+
+{% macro duckdb__epoch_seconds(ts) -%}
+    epoch({{ ts }})
+{%- endmacro %}
+
+{% macro beijing_period(ts) -%}
+    {#- the month (YYYY-MM) of a timestamp in Beijing time (UTC+8, no daylight saving), by day
+        arithmetic on the instant: no engine's session time zone takes part -#}
+    substr(cast(cast('1970-01-01' as date) + cast(floor(({{ epoch_seconds(ts) }} + 28800) / 86400) as integer) as string), 1, 7)
+{%- endmacro %}
+
+{% macro seconds_between(start, finish) -%}
+    cast({{ epoch_seconds(finish) }} - {{ epoch_seconds(start) }} as bigint)
+{%- endmacro %}

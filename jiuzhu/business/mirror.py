@@ -12,18 +12,46 @@ from pathlib import Path
 
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
-from sqlalchemy import select
+from sqlalchemy import Boolean, DateTime, Integer, TypeDecorator, select
 from sqlalchemy.engine import Engine
 
 from jiuzhu import lake
-from jiuzhu.business.models import AuditLog, User
+from jiuzhu.business.models import AuditLog, User, VerificationRequest
 
-# table → (model, columns never mirrored)
-MIRRORED = {"users": (User, {"password_hash"}), "audit_log": (AuditLog, set())}
+# table → (model, columns never mirrored): secrets, and the free text and results of a request
+# (its members' data stays in the business database; the statistics need only the lifecycle)
+MIRRORED = {"users": (User, {"password_hash"}), "audit_log": (AuditLog, set()),
+            "verification_requests": (VerificationRequest, {"purpose", "rejection_reason", "result_json"})}
+
+
+def _arrow_type(column) -> pa.DataType:
+    kind = column.type.impl if isinstance(column.type, TypeDecorator) else column.type
+    if isinstance(kind, DateTime):
+        return pa.timestamp("us", tz="UTC")  # UtcDateTime: always aware UTC
+    if isinstance(kind, Boolean):
+        return pa.bool_()
+    if isinstance(kind, Integer):
+        return pa.int64()
+    return pa.string()
+
+
+def _schema(columns) -> pa.Schema:
+    return pa.schema([pa.field(c.name, _arrow_type(c)) for c in columns])
 
 
 def mirror_path(lake_root: Path, table: str) -> Path:
     return lake.table_path(lake_root, "bronze", "business", f"raw__business__{table}")
+
+
+def ensure_exists(lake_root: Path, table: str) -> None:
+    """An empty mirror of ``table`` where none was made yet (a lake built without a business
+    database, as in the tests and benchmarks): the marts read the mirror as a source."""
+    path = mirror_path(lake_root, table)
+    if not lake.exists(path):
+        model, hidden = MIRRORED[table]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_deltalake(str(path), _schema([c for c in model.__table__.columns if c.name not in hidden]).empty_table(),
+                        mode="append")
 
 
 def _watermark(path: Path):
@@ -44,12 +72,12 @@ def mirror(engine: Engine, lake_root: Path, table: str) -> dict:
         stmt = stmt.where(model.__table__.c.updated_at >= since)  # bound parameter, never pasted
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(stmt)]
-    if not rows:
-        return {"table": table, "rows": 0, "watermark": since}
-    data = pa.Table.from_pylist(rows)
-    data = data.set_column(data.schema.get_field_index("updated_at"), "updated_at",
-                           pa.compute.cast(data.column("updated_at"), pa.timestamp("us", tz="UTC")))
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not rows:
+        if not lake.exists(path):  # an empty mirror still exists: the marts read it as a source
+            write_deltalake(str(path), _schema(columns).empty_table(), mode="append")
+        return {"table": table, "rows": 0, "watermark": since}
+    data = pa.Table.from_pylist(rows, schema=_schema(columns))
     if not lake.exists(path):
         write_deltalake(str(path), data, mode="append")
     else:

@@ -59,6 +59,8 @@ class Translator(DagsterDbtTranslator):
             if source == "exchange":  # a department's batch ledger is written by its ingest asset
                 dept = departments.get(dbt_resource_props["meta"]["department"])
                 return dg.AssetKey(["bronze", dept.slug, dept.bronze_table])
+            if source == "business":  # the business database's mirror (foundation's business_mirror)
+                return dg.AssetKey(["bronze", "business", f"raw__business__{name}"])
             return dg.AssetKey(["silver", name])
         return dg.AssetKey(["warehouse", dbt_resource_props["name"]])
 
