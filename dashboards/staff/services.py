@@ -37,6 +37,7 @@ from jiuzhu.business.models import AuditLog, User
 # gold table -> (area, Chinese name shown when it is missing)
 GOLD = {
     "monthly_statistics": ("statistics", "统计月报"),
+    "verification_statistics": ("statistics", "核对业务统计"),
     "detection_list": ("verification", "检出名单"),
     "exchange_quality": ("exchange", "交换质量"),
     "low_income_cube": ("analysis", "低收入人口分布"),
@@ -285,6 +286,72 @@ def statistics_overview(user: access.Principal, period: str | None = None,
         for r in trend_rows.to_dicts()
     ], columns=["月份", "救助类别", "救助人数"])
     return StatisticsOverview(latest, prev, totals, by_category, by_region, trend)
+
+
+# --- 核对业务统计 (VF-7) ---------------------------------------------------------------------------------
+
+VERIFICATION_COUNTS = ("requests", "awaiting_receipt", "in_progress", "reported", "rejected", "assessed_eligible",
+                       "assessed_ineligible", "assessed_for_review")
+
+
+@dataclass(frozen=True)
+class VerificationStatistics:
+    totals: dict  # the counts of VERIFICATION_COUNTS and mean_hours_to_report
+    by_month: pd.DataFrame  # 月份 × status
+    by_result: pd.DataFrame  # 核对结论, 户数
+    by_unit: pd.DataFrame  # 委托单位, 申请数, 已出具报告, 平均办结时长(小时)
+    by_item: pd.DataFrame  # 救助事项, 申请数, 已出具报告
+    by_region: pd.DataFrame | None  # the next level of divisions
+
+
+def _mean_hours(rows: pl.DataFrame) -> float | None:
+    """Hours to report over the groups, weighted by their reported requests."""
+    done = rows.filter(pl.col("reported") > 0)
+    total = int(done.get_column("reported").sum() or 0)
+    if not total:
+        return None
+    return round(float((done.get_column("mean_hours_to_report") * done.get_column("reported")).sum()) / total, 1)
+
+
+def verification_statistics(user: access.Principal, region_code: str | None = None) -> VerificationStatistics:
+    """The verification requests of the jurisdiction (or a region inside it): how many came in by
+    month, where they stand, what was found, who asked, for which aid, and how long a report took."""
+    from verification.requests import AID_ITEMS  # noqa: PLC0415
+
+    region_code = region_code or user.jurisdiction_code
+    _authorize(user, "view_aggregate", region_code)
+    _require_county_grain(region_code)
+    mine = within(read_gold("verification_statistics"), "county_code", region_code)
+    if mine.is_empty():
+        raise NoData("本辖区尚无核对申请。")
+    sums = [pl.col(c).sum() for c in VERIFICATION_COUNTS]
+    totals = {k: int(v or 0) for k, v in mine.select(sums).to_dicts()[0].items()}
+    totals["mean_hours_to_report"] = _mean_hours(mine)
+    months = mine.group_by("period").agg(sums).sort("period")
+    by_month = pd.DataFrame([{"月份": r["period"], "申请数": r["requests"], "待接收": r["awaiting_receipt"],
+                              "办理中": r["in_progress"], "已出具报告": r["reported"], "已退回": r["rejected"]}
+                             for r in months.to_dicts()])
+    by_result = pd.DataFrame([{"核对结论": name, "户数": totals[key]} for name, key in
+                              (("符合", "assessed_eligible"), ("不符合", "assessed_ineligible"),
+                               ("需人工复核", "assessed_for_review"))])
+    units = []
+    for unit, rows in sorted(mine.group_by("commissioning_unit"), key=lambda g: str(g[0][0])):
+        units.append({"委托单位": unit[0], "申请数": int(rows.get_column("requests").sum()),
+                      "已出具报告": int(rows.get_column("reported").sum()), "平均办结时长(小时)": _mean_hours(rows)})
+    by_unit = pd.DataFrame(units, columns=["委托单位", "申请数", "已出具报告", "平均办结时长(小时)"])
+    items = mine.group_by("aid_item").agg(pl.col("requests").sum(), pl.col("reported").sum()).sort("aid_item")
+    by_item = pd.DataFrame([{"救助事项": AID_ITEMS.get(r["aid_item"], r["aid_item"]), "申请数": int(r["requests"]),
+                             "已出具报告": int(r["reported"])} for r in items.to_dicts()],
+                           columns=["救助事项", "申请数", "已出具报告"])
+    level = regions.level_of_code(region_code)
+    by_region = None
+    if level <= 2:
+        key = "prefecture_code" if level == 1 else "county_code"
+        grouped = mine.group_by(key).agg(pl.col("requests").sum(), pl.col("reported").sum()).sort(key)
+        by_region = pd.DataFrame([{"区划代码": r[key], "区划": region_name(r[key]), "申请数": int(r["requests"]),
+                                   "已出具报告": int(r["reported"])} for r in grouped.to_dicts()],
+                                 columns=["区划代码", "区划", "申请数", "已出具报告"])
+    return VerificationStatistics(totals, by_month, by_result, by_unit, by_item, by_region)
 
 
 def statistics_periods() -> list[str]:

@@ -155,6 +155,36 @@ def to_arrow(rows: list[dict], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_pylist(converted, schema=schema)
 
 
+UNITS = ("街道办事处", "乡镇人民政府", "县医疗保障局")
+VERIFICATION_SCHEMA = pa.schema([
+    ("period", pa.string()), ("prefecture_code", pa.string()), ("county_code", pa.string()),
+    ("commissioning_unit", pa.string()), ("aid_item", pa.string()),
+    *[(c, pa.int64()) for c in ("requests", "awaiting_receipt", "in_progress", "reported", "rejected",
+                                "assessed_eligible", "assessed_ineligible", "assessed_for_review")],
+    ("mean_hours_to_report", pa.float64()), ("max_seconds_to_report", pa.int64()),
+])
+
+
+def verification_statistics_rows(rng: random.Random) -> list[dict]:
+    rows = []
+    for period in PERIODS[-3:]:
+        for county in COUNTIES:
+            for unit in UNITS:
+                item = "medical" if unit == "县医疗保障局" else rng.choice(("dibao", "tekun"))
+                reported, rejected, in_progress, awaiting = (rng.randint(0, 6), rng.randint(0, 1), rng.randint(0, 2),
+                                                             rng.randint(0, 1))
+                eligible = rng.randint(0, reported)
+                rows.append({"period": period, "prefecture_code": _prefecture(county), "county_code": county,
+                             "commissioning_unit": unit, "aid_item": item,
+                             "requests": reported + rejected + in_progress + awaiting, "awaiting_receipt": awaiting,
+                             "in_progress": in_progress, "reported": reported, "rejected": rejected,
+                             "assessed_eligible": eligible, "assessed_ineligible": reported - eligible,
+                             "assessed_for_review": 0,
+                             "mean_hours_to_report": round(rng.uniform(2, 48), 1) if reported else None,
+                             "max_seconds_to_report": rng.randint(3600, 200000) if reported else None})
+    return rows
+
+
 @dataclass
 class Gold:
     lake: Path
@@ -162,16 +192,18 @@ class Gold:
     detections: list[dict]
     exchange: list[dict]
     cube: list[dict]
+    verifications: list[dict]
 
 
 def build_gold(root: Path, seed: int = 20261129) -> Gold:
-    """Write the four gold tables the staff app reads under ``root`` (a lake root)."""
+    """Write the gold tables the staff app reads under ``root`` (a lake root)."""
     rng = random.Random(seed)
     tables = {
         ("statistics", "monthly_statistics"): (monthly_statistics_rows(rng), MONTHLY_SCHEMA),
         ("verification", "detection_list"): (detection_rows(rng), DETECTION_SCHEMA),
         ("exchange", "exchange_quality"): (exchange_quality_rows(rng), EXCHANGE_SCHEMA),
         ("analysis", "low_income_cube"): (cube_rows(rng), CUBE_SCHEMA),
+        ("statistics", "verification_statistics"): (verification_statistics_rows(rng), VERIFICATION_SCHEMA),
     }
     for (area, name), (rows, schema) in tables.items():
         path = root / "gold" / area / name

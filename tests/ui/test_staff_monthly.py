@@ -5,6 +5,7 @@ PDF are made only after the export is authorised and audited; a role without exp
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 
 import openpyxl
@@ -76,3 +77,41 @@ def test_a_role_without_export_is_told_why(staff):
 def test_a_township_account_is_sent_to_the_overview(staff, username):
     at = _open(username)
     assert any("乡镇(街道)账户" in i for i in texts(at.info))
+
+
+def test_the_verification_business_of_the_region_is_counted_and_charted(staff, gold):
+    """核对业务统计 (VF-7): the region's requests by status, result, commissioning unit and aid item,
+    with the time to report weighted by the reports issued; only the region's counties count."""
+    from tests.ui.staffkit import frame
+
+    at = _open("juece01")
+    at.selectbox(key="monthly_region").set_value("510104000000").run()
+    assert not at.exception, at.exception
+    rows = [r for r in gold.verifications if r["county_code"] == "510104"]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["核对申请"] == f"{sum(r['requests'] for r in rows):,}"
+    assert metrics["已出具报告"] == f"{sum(r['reported'] for r in rows):,}"
+    reported = sum(r["reported"] for r in rows)
+    weighted = sum(r["mean_hours_to_report"] * r["reported"] for r in rows if r["reported"]) / reported
+    assert metrics["平均办结时长(小时)"] == f"{round(weighted, 1):,.1f}"
+    by_unit = frame(at, "monthly_verification_by_unit")
+    assert dict(zip(by_unit["委托单位"], by_unit["申请数"], strict=True)) == {
+        unit: sum(r["requests"] for r in rows if r["commissioning_unit"] == unit)
+        for unit in {r["commissioning_unit"] for r in rows}}
+    by_month = frame(at, "monthly_verification_by_month")
+    assert list(by_month["月份"]) == sorted({r["period"] for r in rows})
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    titles = {s.get("title", {}).get("text") if isinstance(s.get("title"), dict) else s.get("title") for s in specs}
+    assert {"核对结论", "按救助事项", "按委托单位"} <= titles
+
+
+def test_the_verification_statistics_of_a_prefecture_stay_inside_it(staff, gold):
+    at = _open("fenxi01")  # 成都市: 510104 and 510105 of the four generated counties
+    assert not at.exception, at.exception
+    rows = [r for r in gold.verifications if r["county_code"].startswith("5101")]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["核对申请"] == f"{sum(r['requests'] for r in rows):,}"
+    from tests.ui.staffkit import frame
+
+    regions = frame(at, "monthly_verification_by_region")
+    assert set(regions["区划代码"]) == {"510104", "510105"}

@@ -1,10 +1,11 @@
 """统计月报: a month and a region inside the jurisdiction — recipients, households and amounts by
 category and by the next level of divisions, with month-on-month and year-on-year change and the
-trend; exported as XLSX and PDF (export_aggregate, audited before the files exist)."""
+trend; exported as XLSX and PDF (export_aggregate, audited before the files exist); and the
+region's verification business (核对业务统计, VF-7) as charts."""
 
 import streamlit as st
 
-from dashboards.staff import auth_state, monthly_report, services, ui
+from dashboards.staff import auth_state, charts, monthly_report, services, ui
 from jiuzhu import access
 
 FILES_KEY = "monthly_files"
@@ -55,3 +56,23 @@ else:
                                    on_click="ignore", key="monthly_download_xlsx")
                 d2.download_button("下载 PDF", files.pdf, file_name=f"{stem}.pdf", mime="application/pdf",
                                    on_click="ignore", key="monthly_download_pdf")
+
+        st.subheader("核对业务统计")
+        st.caption("委托核对申请:按提交月份(北京时间)、委托单位、救助事项与核对结论汇总;办结时长为提交至出具报告。")
+        checks, ok = ui.attempt(services.verification_statistics, user, region)
+        if ok:
+            t = checks.totals
+            m1, m2, m3, m4 = st.columns(4)
+            m1.metric("核对申请", f"{t['requests']:,}", border=True)
+            m2.metric("已出具报告", f"{t['reported']:,}", border=True)
+            m3.metric("办理中/待接收", f"{t['in_progress'] + t['awaiting_receipt']:,}", border=True)
+            hours = t["mean_hours_to_report"]
+            m4.metric("平均办结时长(小时)", "—" if hours is None else f"{hours:,.1f}", border=True)
+            g1, g2 = st.columns(2)
+            g1.altair_chart(charts.bars(checks.by_result, "核对结论", "户数", "核对结论"), width="stretch")
+            g2.altair_chart(charts.bars(checks.by_item, "救助事项", "申请数", "按救助事项"), width="stretch")
+            st.altair_chart(charts.bars(checks.by_unit, "委托单位", "申请数", "按委托单位"), width="stretch")
+            ui.table(checks.by_month, key="monthly_verification_by_month")
+            ui.table(checks.by_unit, key="monthly_verification_by_unit")
+            if checks.by_region is not None:
+                ui.table(checks.by_region, key="monthly_verification_by_region")
