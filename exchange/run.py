@@ -111,6 +111,7 @@ def run_all(inbox: Path, lake_root: Path, receipts_dir: Path, **kwargs) -> dict[
     for dept in contracts_departments():
         reports[dept] = run_department(inbox, lake_root, receipts_dir, dept, **kwargs)
     silver.rebuild_households(lake_root)
+    silver.rebuild_quarantined_members(lake_root)
     silver.rebuild_income_monthly(lake_root)
     return reports
 

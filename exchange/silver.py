@@ -175,6 +175,42 @@ def rebuild_households(lake_root: Path) -> dict:
     return {"households": households.num_rows, "relations": relations.num_rows}
 
 
+# Quarantine reasons that do not lose a member: the same row delivered twice
+_KEEPS_MEMBER = ("DUPLICATE_ROW",)
+QUARANTINED_MEMBERS_SCHEMA = pa.schema([("household_no", pa.string()), ("since_period", pa.string()),
+                                        ("member_rows", pa.int64()), ("reason_codes", pa.string())])
+
+
+def rebuild_quarantined_members(lake_root: Path) -> int:
+    """Households with a hukou row the exchange quarantined and the department has not corrected
+    since (no accepted person of that name in that household): their members may be incomplete,
+    so the assessment must not treat the family as whole. One row per household: the first
+    month concerned, how many rows, and why. The raw row is read for its household number and
+    name only; neither the name nor the row leaves this function. Always written (empty when none):
+    the marts read it as a source."""
+    quarantine = lake.table_path(lake_root, "quarantine", "gongan", "rejected_rows")
+    persons = table_path(lake_root, "persons")
+    out = QUARANTINED_MEMBERS_SCHEMA.empty_table()
+    if lake.exists(quarantine):
+        rows = (pl.from_arrow(DeltaTable(str(quarantine)).to_pyarrow_table(
+                    columns=["_period", "_reason_code", "_raw_row"]))
+                .filter(~pl.col("_reason_code").is_in(_KEEPS_MEMBER))
+                .with_columns(pl.col("_raw_row").str.json_path_match("$.household_no").alias("household_no"),
+                              pl.col("_raw_row").str.json_path_match("$.person_name").alias("person_name"))
+                .filter(pl.col("household_no").is_not_null() & (pl.col("household_no") != "")))
+        if rows.height and lake.exists(persons):
+            accepted = pl.from_arrow(DeltaTable(str(persons)).to_pyarrow_table(
+                columns=["household_no", "person_name"])).unique()
+            rows = rows.join(accepted, on=["household_no", "person_name"], how="anti")
+        if rows.height:
+            out = (rows.group_by("household_no")
+                   .agg(pl.col("_period").min().alias("since_period"), pl.len().cast(pl.Int64).alias("member_rows"),
+                        pl.col("_reason_code").unique().sort().str.join(",").alias("reason_codes"))
+                   .sort("household_no").to_arrow().cast(QUARANTINED_MEMBERS_SCHEMA))
+    lake.write(table_path(lake_root, "quarantined_members"), out)
+    return out.num_rows
+
+
 def rebuild_income_monthly(lake_root: Path) -> int:
     """Monthly income by person, category and department, from the income feeds' silver tables.
 

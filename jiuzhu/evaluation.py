@@ -29,7 +29,8 @@ def evaluate(province_dir: Path, warehouse: Path, month: str | None = None) -> d
                avg(CASE WHEN (p.assessment = '符合') = t.eligible THEN 1.0 ELSE 0.0 END) AS agreement,
                sum(CASE WHEN p.assessment = '符合' AND NOT t.eligible THEN 1 ELSE 0 END) AS missed_ineligible,
                sum(CASE WHEN p.assessment = '符合' AND NOT t.eligible AND h.has_hidden_income = 1 THEN 1 ELSE 0 END) AS missed_hidden_income,
-               sum(CASE WHEN p.assessment <> '符合' AND t.eligible THEN 1 ELSE 0 END) AS wrongly_failed
+               sum(CASE WHEN p.assessment <> '符合' AND t.eligible THEN 1 ELSE 0 END) AS wrongly_failed,
+               sum(CASE WHEN p.assessment = '不符合' AND t.eligible THEN 1 ELSE 0 END) AS wrongly_refused
         FROM w.main.household_profile p
         JOIN truth t ON t.household_no = p.household_no AND t.month = p.period
         LEFT JOIN hidden h ON h.household_no = p.household_no
@@ -50,7 +51,7 @@ def evaluate(province_dir: Path, warehouse: Path, month: str | None = None) -> d
         "month": month, "evaluated_on": _dt.date.today().isoformat(),
         "households": agree[0], "assessment_agreement": round(agree[1] or 0, 4),
         "assessed_eligible_but_not": agree[2], "of_which_hidden_income": agree[3],
-        "assessed_ineligible_but_eligible": agree[4],
+        "assessed_ineligible_but_eligible": agree[4], "refused_but_eligible": agree[5],
         "recipients": recipients, "truly_ineligible_recipients": ineligible, "detected": detected,
         "detection_precision": round(tp / detected, 4) if detected else None,
         "detection_recall": round(tp / ineligible, 4) if ineligible else None,
@@ -69,7 +70,7 @@ Written by `jiuzhu evaluate` on {r['evaluated_on']} for the {scale} province, mo
 | households assessed | {r['households']:,} |
 | assessment agrees with true eligibility | {r['assessment_agreement']:.2%} |
 | assessed 符合 but truly ineligible | {r['assessed_eligible_but_not']:,} (of which with informal income no department reports: {r['of_which_hidden_income']:,}) |
-| assessed not 符合 but truly eligible | {r['assessed_ineligible_but_eligible']:,} |
+| assessed not 符合 but truly eligible | {r['assessed_ineligible_but_eligible']:,} (of which 不符合: {r['refused_but_eligible']:,}; the rest 需人工复核) |
 | recipients (dibao, tekun) | {r['recipients']:,} |
 | truly ineligible recipients | {r['truly_ineligible_recipients']:,} |
 | detection list (不符合) | {r['detected']:,} |

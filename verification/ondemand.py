@@ -34,7 +34,9 @@ TARGETS = ("model.jiuzhu.household_profile", "model.jiuzhu.household_assessment_
 PERSON_TABLES = {"persons", "hukou_events", "employment_income", "taxable_income", "housing_fund", "deposits",
                  "real_estate", "vehicles", "businesses", "medical_claims", "disability", "deaths",
                  "monitoring_targets", "assistance_roster"}
-WHOLE_TABLES = {"policy_standards", "policy_asset_limits"}
+# read whole (and cached per process): the policy tables, and the households whose members may be
+# incomplete (keyed by household, not person; a few rows per thousand households)
+WHOLE_TABLES = {"policy_standards", "policy_asset_limits", "quarantined_members"}
 
 
 @dataclass(frozen=True)

@@ -248,9 +248,15 @@ class CountyFeeds:
         if m > 0:
             subject |= life.status[:, m - 1] != ST_NONE
         holders = np.flatnonzero(subject[c.p_hh] & life.alive[:, m] & np.isin(c.p_rel, [pop.REL_HEAD, pop.REL_SPOUSE]))
-        has_spouse = np.zeros(c.n_households, dtype=bool)
-        has_spouse[c.p_hh[holders[c.p_rel[holders] == pop.REL_SPOUSE]]] = True
-        share = np.where(c.p_rel[holders] == pop.REL_HEAD, np.where(has_spouse[c.p_hh[holders]], 0.7, 1.0), 0.3)
+        # the household's deposits split between its head (0.7) and its spouse-coded members (0.3
+        # shared): a child's in-marrying spouse is also coded 10 (the contract has no 女婿/儿媳), and
+        # giving each 0.3 reported 1.3 times the family's money
+        # (and all of it to the spouses when the head is no longer alive)
+        spouses = np.bincount(c.p_hh[holders[c.p_rel[holders] == pop.REL_SPOUSE]], minlength=c.n_households)
+        heads = np.bincount(c.p_hh[holders[c.p_rel[holders] == pop.REL_HEAD]], minlength=c.n_households)
+        hh = c.p_hh[holders]
+        share = np.where(c.p_rel[holders] == pop.REL_HEAD, np.where(spouses[hh] > 0, 0.7, 1.0),
+                         np.where(heads[hh] > 0, 0.3, 1.0) / np.maximum(spouses[hh], 1))
         balance = life.deposits[c.p_hh[holders], m] * share
         products = np.where(balance > 50000, balance * 0.3, 0)
         return {"id_no": c.p_id[holders], "name": c.p_name[holders],

@@ -64,7 +64,7 @@ def test_detections_are_truly_ineligible_recipients(warehouse, tiny_province):
     _, wh, _ = warehouse
     result = evaluation.evaluate(tiny_province, wh)
     assert result["detected"] > 0 and result["detection_precision"] == 1.0
-    assert result["assessed_ineligible_but_eligible"] == 0  # the rules never fail an eligible family
+    assert result["refused_but_eligible"] == 0  # the rules never refuse (不符合) an eligible family
     # what the assessment misses is income no department reports
     assert result["of_which_hidden_income"] >= 0.9 * result["assessed_eligible_but_not"]
 
@@ -110,3 +110,24 @@ def test_rebuilding_one_month_gives_the_same_marts_as_a_full_build(warehouse):
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert snapshot() == before
+
+
+def test_a_household_with_a_quarantined_member_row_is_reviewed_not_refused_on_per_capita_rules(warehouse):
+    """A member's hukou row quarantined by the exchange (and not corrected) may leave the family
+    smaller than it is: its per-capita income and deposits are then not grounds to refuse, only to
+    review; household-level rules (homes, vehicles, companies, payroll) still refuse."""
+    _, wh, lake_root = warehouse
+    listed = DeltaTable(str(lake_root / "silver" / "quarantined_members")).to_pyarrow_table().to_pylist()
+    assert listed and all(r["member_rows"] >= 1 and "DUPLICATE_ROW" not in r["reason_codes"] for r in listed)
+    with duckdb.connect(str(wh), read_only=True) as w:
+        flagged = w.sql("""select assessment, fails_income + fails_deposits as per_capita,
+                                  fails_homes + fails_vehicle + fails_company + fails_payroll as household_level,
+                                  household_no, period
+                           from household_profile where review_members_incomplete = 1""").fetchall()
+        reasons = {(h, p): set(codes) for h, p, codes in w.sql(
+            "select household_no, period, list(reason_code) from household_assessment_reasons group by all").fetchall()}
+    assert flagged
+    for assessment, per_capita, household_level, household, period in flagged:
+        assert assessment == ("不符合" if household_level else "需人工复核"), (household, period)
+        assert "MEMBERS_INCOMPLETE" in reasons[household, period]
+    assert any(per_capita and not household_level for _, per_capita, household_level, _, _ in flagged)

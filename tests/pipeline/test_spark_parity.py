@@ -30,9 +30,12 @@ def _dbt(run: engines.DbtRun, command: list[str], out: Path) -> subprocess.Compl
                           env={**os.environ, **run.env}, capture_output=True, text=True, timeout=600)
 
 
+MANIFEST: list[Path] = []  # the DuckDB build's manifest (set by the spark_build fixture)
+
+
 def _tables() -> list[str]:
     """Every model dbt materialises as a table (marts and intermediates), from the manifest."""
-    manifest = json.loads((ROOT / "dbt_project" / "target" / "manifest.json").read_text("utf-8"))
+    manifest = json.loads(MANIFEST[0].read_text("utf-8"))
     return sorted(n["name"] for n in manifest["nodes"].values()
                   if n["resource_type"] == "model" and n["config"]["materialized"] != "view")
 
@@ -47,20 +50,57 @@ def _differences(warehouse: Path, spark_dir: Path) -> dict[str, list]:
     return {name: engines.compare_tables(table, engines.read_mart(spark_dir, name)) for name, table in expected.items()}
 
 
+def _requests_mirrored(lake_root: Path, tmp: Path) -> int:
+    """Verification requests in a business database (SQLite), mirrored into the lake's bronze as the
+    business_mirror job does, so that the VF-7 statistics have rows on both engines."""
+    from datetime import UTC, datetime, timedelta
+
+    from jiuzhu.business import db, mirror
+    from jiuzhu.business.models import VerificationRequest
+
+    url = f"sqlite:///{tmp / 'business.db'}"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    start = datetime(2026, 10, 3, 1, 0, tzinfo=UTC)
+    statuses = ("submitted", "received", "verified", "reviewed", "reported", "rejected")
+    with db.session_factory(engine)() as session:
+        for i in range(30):
+            status = statuses[i % len(statuses)]
+            created = start + timedelta(days=i, hours=i % 7)
+            session.add(VerificationRequest(
+                request_no=f"HD{created:%Y%m%d}{i:06d}", commissioning_unit=("街道办事处", "县民政局")[i % 2],
+                aid_item=("dibao", "tekun", "temporary")[i % 3], purpose="核对", authorisation_ref=f"SQ-{i}",
+                region_code=("510104000000", "510105000000", "513431000000")[i % 3], status=status,
+                assessment=("符合", "不符合", "需人工复核")[i % 3] if status in ("verified", "reviewed", "reported") else None,
+                submitted_by="case.a", created_at=created, updated_at=created + timedelta(hours=3 + i)))
+        session.commit()
+    mirror_dir = mirror.mirror_path(lake_root, "verification_requests")
+    shutil.rmtree(mirror_dir, ignore_errors=True)
+    copied = mirror.mirror(engine, lake_root, "verification_requests")["rows"]
+    engine.dispose()
+    return copied
+
+
 @pytest.fixture(scope="module")
 def spark_build(warehouse, tmp_path_factory, monkeypatch_module):
-    """The DuckDB warehouse (the shared fixture, copied) and the same project built on Sail."""
-    proc, duck, lake_root = warehouse
+    """A copy of the tiny lake (with verification requests mirrored) built by dbt-duckdb and by the
+    spark target (Sail, local-cluster, two workers)."""
+    proc, _, lake_root = warehouse
     assert proc.returncode == 0, proc.stdout[-3000:]
     home = tmp_path_factory.mktemp("spark-home")
     monkeypatch_module.setenv("JIUZHU_SPARK_WAREHOUSE", str(home / "spark-warehouse"))
     monkeypatch_module.setenv("JIUZHU_SPARK_WORKERS", "2")
     monkeypatch_module.setenv("RUST_LOG", "info")  # Sail then logs the workers it starts
-    copy = home / "warehouse.duckdb"
-    shutil.copy(duck, copy)
-    run = engines.dbt_run("spark", home=home, lake=lake_root, warehouse=copy)
+    lake_copy = home / "lake"
+    shutil.copytree(lake_root, lake_copy)
+    assert _requests_mirrored(lake_copy, home) == 30
+    duck = home / "warehouse.duckdb"
+    on_duckdb = _dbt(engines.dbt_run("duckdb", home=home, lake=lake_copy, warehouse=duck), ["build"], home / "duckdb")
+    assert on_duckdb.returncode == 0, on_duckdb.stdout[-3000:]
+    MANIFEST[:] = [home / "duckdb" / "target" / "manifest.json"]
+    run = engines.dbt_run("spark", home=home, lake=lake_copy, warehouse=duck)
     built = _dbt(run, ["build"], home / "spark")
-    return home, copy, lake_root, built
+    return home, duck, lake_copy, built
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +128,7 @@ def test_every_mart_is_identical_on_duckdb_and_on_spark(spark_build):
     assert {name: d for name, d in differences.items() if d} == {}
     profile = engines.read_mart(spark_dir, "household_profile")
     assert profile.num_rows > 1000 and pc.sum(pc.equal(profile["assessment"], "不符合")).as_py() > 0
+    assert pc.sum(engines.read_mart(spark_dir, "verification_statistics")["requests"]).as_py() == 30
 
 
 def test_one_incremental_month_appends_on_spark_and_stays_identical(spark_build):
@@ -187,7 +228,9 @@ def test_the_engine_setting_is_checked(monkeypatch, tmp_path):
     run = engines.dbt_run("spark", home=tmp_path, lake=tmp_path, warehouse=tmp_path / "w.duckdb", from_period="2026-10")
     assert run.env["SAIL_CLUSTER__WORKER_INITIAL_COUNT"] == "3" and run.env["SAIL_MODE"] == "local-cluster"
     assert run.variables == {"from_period": "2026-10", "spark_written_marts": []}
-    assert run.args(["build"])[:4] == ["build", "--no-populate-cache", "--target", "spark"]
+    # no business mirror in this lake: the models on it are left out on Sail's cluster
+    assert run.args(["build"])[:6] == ["build", "--no-populate-cache", "--exclude",
+                                       "source:business.verification_requests+", "--target", "spark"]
     duck = engines.dbt_run("duckdb", home=tmp_path, lake=tmp_path, warehouse=tmp_path / "w.duckdb")
     assert duck.target == "duckdb" and duck.env["JIUZHU_WAREHOUSE"] == str(tmp_path / "w.duckdb")
 
@@ -217,3 +260,34 @@ def test_dagster_builds_and_publishes_the_marts_through_the_spark_engine(spark_b
         _, area, model = asset.key.path
         gold = lake.read(lake.table_path(tmp_path / "lake", "gold", area, model))
         assert engines.compare_tables(expected[model], gold) == [], model
+
+
+def test_models_on_an_empty_business_mirror_are_left_out_on_spark_and_not_published(spark_build, tmp_path,
+                                                                                      monkeypatch):
+    """Before any verification request exists the mirror is empty; Sail's cluster cannot write a
+    table computed from an empty input, so the spark target leaves those models out (and the
+    gold publication skips them) while every other mart is built and published."""
+    import dagster as dg
+
+    from jiuzhu import lake
+    from jiuzhu.business import mirror
+    from pipelines.defs.foundation.resources import PlatformPaths
+    from pipelines.defs.marts import assets as marts
+
+    _, _, lake_copy, _ = spark_build
+    shutil.copytree(lake_copy, tmp_path / "lake")
+    shutil.rmtree(mirror.mirror_path(tmp_path / "lake", "verification_requests"))
+    mirror.ensure_exists(tmp_path / "lake", "verification_requests")
+    monkeypatch.setenv("JIUZHU_HOME", str(tmp_path))
+    monkeypatch.setenv("JIUZHU_ENGINE", "spark")
+    monkeypatch.setenv("JIUZHU_SPARK_WAREHOUSE", str(tmp_path / "spark-warehouse"))
+    run = engines.dbt_run("spark", home=tmp_path, lake=tmp_path / "lake", warehouse=tmp_path / "w.duckdb")
+    assert "source:business.verification_requests+" in run.flags
+    assert dg.materialize([marts.dbt_models], partition_key="2024-11-01",
+                          resources={"paths": PlatformPaths(), "dbt": marts.DBT_RESOURCE}).success
+    written = set(engines.written_marts(tmp_path / "spark-warehouse"))
+    assert "verification_statistics" not in written and "household_profile" in written
+    assert dg.materialize(marts.PUBLISH_ASSETS, resources={"paths": PlatformPaths()}).success
+    gold = {a.key.path[2] for a in marts.PUBLISH_ASSETS
+            if lake.exists(lake.table_path(tmp_path / "lake", "gold", a.key.path[1], a.key.path[2]))}
+    assert gold == {a.key.path[2] for a in marts.PUBLISH_ASSETS} - {"verification_statistics"}

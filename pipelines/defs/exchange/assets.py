@@ -135,6 +135,12 @@ def income_monthly(paths: PlatformPaths) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"rows": silver.rebuild_income_monthly(paths.resolved().lake)})
 
 
+@dg.asset(key=["silver", "quarantined_members"], group_name="silver_derived", kinds={"delta"}, deps=[PERSONS_KEY],
+          description="户籍记录被隔离(未通过校验、尚未更正)的家庭:家庭人口可能不全,核对结论须人工复核")
+def quarantined_members(paths: PlatformPaths) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"households": silver.rebuild_quarantined_members(paths.resolved().lake)})
+
+
 INGEST_ASSETS = [_ingest_asset(d) for d in departments.all_departments()]
 SILVER_ASSETS = [_silver_asset(d) for d in departments.all_departments()]
-DERIVED_ASSETS = [households, income_monthly]
+DERIVED_ASSETS = [households, quarantined_members, income_monthly]

@@ -1,11 +1,13 @@
 {{ config(**monthly_increment()) }}
 -- Every reason behind an assessment, citing the department whose data shows it and the data month.
 with p as (select * from {{ ref('household_profile') }} where period >= '{{ var("from_period") }}')
-select household_no, period, 'INCOME_ABOVE_STANDARD' as reason_code, '不符合' as effect, 'renshe,shuiwu' as departments,
+select household_no, period, 'INCOME_ABOVE_STANDARD' as reason_code,
+       case when review_members_incomplete = 1 then '需人工复核' else '不符合' end as effect, 'renshe,shuiwu' as departments,
        '家庭月人均收入' || {{ number_text('income_per_capita_yuan', 2) }} || '元,不低于当地低保标准' || {{ number_text('standard_yuan', 2) }} || '元' as reason_zh
 from p where fails_income = 1
 union all
-select household_no, period, 'DEPOSITS_OVER_LIMIT', '不符合', 'yinhang',
+select household_no, period, 'DEPOSITS_OVER_LIMIT', case when review_members_incomplete = 1 then '需人工复核' else '不符合' end,
+       'yinhang',
        '家庭人均存款及金融资产' || {{ number_text('deposits_yuan / members', 0) }} || '元,超过低保标准的' || {{ number_text('deposit_months', 0) }} || '倍'
 from p where fails_deposits = 1
 union all
@@ -29,3 +31,7 @@ from p where review_trader = 1
 union all
 select household_no, period, 'MEMBER_DECEASED', '需人工复核', 'siwang,gongan', '家庭成员本月死亡,需核实家庭人口'
 from p where review_death = 1
+union all
+select household_no, period, 'MEMBERS_INCOMPLETE', '需人工复核', 'gongan',
+       '户籍数据中有' || {{ number_text('quarantined_member_rows', 0) }} || '条家庭成员记录未通过校验(已退回公安部门更正),家庭人口可能不全,人均收入与人均资产需人工复核'
+from p where review_members_incomplete = 1

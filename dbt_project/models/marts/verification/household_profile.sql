@@ -15,6 +15,7 @@ household_place as (
 ),
 income as (select * from {{ ref('int_household_income_aggregated') }} where period >= '{{ var("from_period") }}'),
 assets as (select * from {{ ref('int_household_assets_aggregated') }}),
+quarantined as (select * from {{ ref('stg_gongan__quarantined_members') }}),
 standards as (select * from {{ ref('stg_policy__standards') }} where aid_item = 'dibao'),
 limits as (
     select
@@ -50,10 +51,13 @@ profile as (
         coalesce(a.medical_out_of_pocket_yuan, 0) as medical_out_of_pocket_yuan,
         coalesce(a.severely_disabled_members, 0) as severely_disabled_members,
         pl.has_public_payroll, pl.has_unemployed, pl.has_income_data, pl.member_died,
+        coalesce(q.member_rows, 0) as quarantined_member_rows,
         l.deposit_months, l.vehicle_max, l.homes_max, l.trader_max
     from placed pl
     join standard_candidates sc on sc.household_no = pl.household_no and sc.period = pl.period and sc.rn = 1
     left join assets a on a.household_no = pl.household_no and a.period = pl.period
+    -- a member's hukou row quarantined by the exchange from that month on and not corrected since
+    left join quarantined q on q.household_no = pl.household_no and q.since_period <= pl.period
     cross join limits l
 ),
 flagged as (
@@ -66,14 +70,19 @@ flagged as (
         case when companies > 0 then 1 else 0 end as fails_company,
         case when has_public_payroll = 1 then 1 else 0 end as fails_payroll,
         case when sole_trader_capital_yuan > trader_max then 1 else 0 end as review_trader,
-        case when member_died = 1 then 1 else 0 end as review_death
+        case when member_died = 1 then 1 else 0 end as review_death,
+        case when quarantined_member_rows > 0 then 1 else 0 end as review_members_incomplete
     from profile p
 )
 select
     f.*,
     fails_income + fails_deposits + fails_homes + fails_vehicle + fails_company + fails_payroll as failed_rules,
-    review_trader + review_death as review_rules,
-    case when fails_income + fails_deposits + fails_homes + fails_vehicle + fails_company + fails_payroll > 0 then '不符合'
-         when review_trader + review_death > 0 then '需人工复核'
+    review_trader + review_death + review_members_incomplete as review_rules,
+    -- per-capita rules (income, deposits) depend on the members counted: with a member's row
+    -- missing they call for review, not refusal; the household-level rules stand either way
+    case when fails_homes + fails_vehicle + fails_company + fails_payroll > 0 then '不符合'
+         when fails_income + fails_deposits > 0 and review_members_incomplete = 0 then '不符合'
+         when fails_income + fails_deposits + review_trader + review_death + review_members_incomplete > 0
+              then '需人工复核'
          else '符合' end as assessment
 from flagged f
