@@ -1,5 +1,5 @@
 """Verification assets: the serving index refreshed from silver, the monthly re-verification push
-into the counties' work queues (动态复核), and the verification statistics published to gold."""
+into the counties' work queues (动态复核), and the re-verification statistics published to gold."""
 
 import contextlib
 
@@ -92,12 +92,6 @@ def reverification_tasks(paths: PlatformPaths) -> dg.MaterializeResult:
                                           "counties": len(result.counties)})
 
 
-@dg.asset(key=["gold", "verification", "verification_statistics"], deps=[QUEUE_KEY], group_name="gold_verification",
-          kinds={"delta"}, description="核对业务统计:按月、县、委托单位、救助事项、状态与结论的申请数、报告数与办理时长")
-def verification_statistics(paths: PlatformPaths) -> dg.MaterializeResult:
-    return _publish_statistics(paths, "verification_statistics")
-
-
 @dg.asset(key=["gold", "verification", "reverification_statistics"], deps=[QUEUE_KEY],
           group_name="gold_verification", kinds={"delta"},
           description="动态复核统计:按月、县、结论与办理状态的检出户数及超期户数")
@@ -112,8 +106,7 @@ def _publish_statistics(paths: PlatformPaths, name: str) -> dg.MaterializeResult
 
     cfg = paths.resolved()
     with _business_session() as session:
-        table = (statistics.requests_table(session) if name == "verification_statistics"
-                 else statistics.queue_table(session, dt.datetime.now(dt.UTC)))
+        table = statistics.queue_table(session, dt.datetime.now(dt.UTC))
     version = lake.write(lake.table_path(cfg.lake, "gold", "verification", name), table)
     return dg.MaterializeResult(metadata={"rows": table.num_rows, "delta_version": version})
 
@@ -127,4 +120,4 @@ REVERIFICATION_SCHEDULE = dg.ScheduleDefinition(job=REVERIFICATION_JOB, cron_sch
                                                 execution_timezone="Asia/Shanghai")
 SERVING_JOB = dg.define_asset_job("serving_index", selection=dg.AssetSelection.assets(SERVING_KEY, DIRECTORY_KEY, LINKS_KEY),
                                   description="核对服务索引与人员目录:silver 更新后刷新")
-ASSETS = [household_index, person_directory, household_links, reverification_tasks, verification_statistics, reverification_statistics]
+ASSETS = [household_index, person_directory, household_links, reverification_tasks, reverification_statistics]
