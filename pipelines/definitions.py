@@ -28,7 +28,7 @@ BUSINESS_MIRROR_SCHEDULE = dg.ScheduleDefinition(job=BUSINESS_MIRROR_JOB, cron_s
 defs = dg.Definitions(
     assets=[foundation.regions_table, foundation.synthetic_province, foundation.policy_standards,
             foundation.policy_asset_limits, *foundation.BUSINESS_MIRRORS,
-            *exchange.INGEST_ASSETS, *exchange.SILVER_ASSETS, *exchange.DERIVED_ASSETS,
+            *exchange.PULL_ASSETS, *exchange.INGEST_ASSETS, *exchange.SILVER_ASSETS, *exchange.DERIVED_ASSETS,
             marts.dbt_models, *marts.PUBLISH_ASSETS, *verification.ASSETS,
             *monitoring.ASSETS, *operations.ASSETS],
     asset_checks=[foundation.regions_are_complete],
@@ -40,6 +40,8 @@ defs = dg.Definitions(
                                                                              "bronze_business"),
                             op_retry_policy=RETRY),
         BUSINESS_MIRROR_JOB,
+        dg.define_asset_job("relational_pull", selection=dg.AssetSelection.groups("inbox"), op_retry_policy=RETRY,
+                            description="关系型数据源:按变更时间增量抽取各单位数据库,写入收件箱(由收件箱传感器入库)"),
         dg.define_asset_job("silver_derived", selection=dg.AssetSelection.groups("silver_derived"),
                             op_retry_policy=RETRY),
         verification.REVERIFICATION_JOB,

@@ -3,7 +3,7 @@
 # by the browser), Chromium for the real-browser test of the staff app, HarfBuzz's subsetter (WeasyPrint embeds a CJK font in ~0.2 s with it, ~10 s
 # without), poppler's pdftotext/pdffonts for the report tests. Installed only when missing.
 set -euo pipefail
-PACKAGES=(fonts-noto-cjk fonts-arphic-uming fonts-wqy-zenhei libharfbuzz-subset0 poppler-utils chromium)
+PACKAGES=(fonts-noto-cjk fonts-arphic-uming fonts-wqy-zenhei libharfbuzz-subset0 poppler-utils chromium mariadb-server-core)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

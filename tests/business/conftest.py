@@ -234,3 +234,97 @@ def session(engine):
 def clock():
     # 10:00 in Beijing on a Monday: office hours, so no night rule fires by accident.
     return FakeClock(datetime(2025, 3, 3, 2, 0, tzinfo=UTC))
+
+
+# --- MariaDB (the relational-source tests) ----------------------------------------------------------
+
+MY_PORT = 3306
+
+
+class ThrowAwayMariaDB:
+    """A MariaDB server in a temp folder from the local binaries (mariadb-server-core), no grants."""
+
+    def __init__(self):
+        self.folder = Path(tempfile.mkdtemp(prefix="jiuzhu-my-"))
+        self.port = _free_port()
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> str | None:
+        install, server = shutil.which("mariadb-install-db"), shutil.which("mariadbd") or (
+            "/usr/sbin/mariadbd" if Path("/usr/sbin/mariadbd").exists() else None)
+        if not install or not server:
+            return "本机没有 MariaDB 程序(mariadb-install-db、mariadbd)"
+        user = []
+        if os.geteuid() == 0:
+            try:
+                owner = pwd.getpwnam("mysql")
+            except KeyError:
+                return "以 root 运行且没有 mysql 系统用户"
+            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
+            user = ["--user=mysql"]
+        data = self.folder / "data"
+        proc = subprocess.run([install, "--no-defaults", f"--datadir={data}", *user, "--skip-test-db",
+                               "--auth-root-authentication-method=normal"], capture_output=True, text=True, timeout=180)
+        if proc.returncode != 0:
+            return f"初始化临时 MariaDB 失败:{(proc.stderr or proc.stdout).strip()[-300:]}"
+        self.proc = subprocess.Popen([server, "--no-defaults", f"--datadir={data}", *user, f"--port={self.port}",
+                                      "--bind-address=127.0.0.1", f"--socket={self.folder / 'my.sock'}",
+                                      "--skip-grant-tables", "--skip-networking=0"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(120):
+            if _answers(PG_HOST, self.port):
+                return None
+            if self.proc.poll() is not None:
+                return "临时 MariaDB 启动后退出"
+            import time
+
+            time.sleep(0.5)
+        return "临时 MariaDB 未在 60 秒内就绪"
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mariadb_server():
+    """(host, port) of a MariaDB server that lets root in without a password, or skip."""
+    import pymysql
+
+    if _answers(PG_HOST, MY_PORT):
+        try:
+            pymysql.connect(host=PG_HOST, port=MY_PORT, user="root", connect_timeout=3).close()
+            yield PG_HOST, MY_PORT
+            return
+        except pymysql.Error:
+            pass
+    server = ThrowAwayMariaDB()
+    problem = server.start()
+    if problem:
+        server.stop()
+        pytest.skip(f"没有可用的 MariaDB:{PG_HOST}:{MY_PORT} 不可用,且{problem}")
+    try:
+        yield PG_HOST, server.port
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mariadb_database(mariadb_server):
+    """A fresh database for one test: its SQLAlchemy URL; dropped afterwards."""
+    import pymysql
+
+    host, port = mariadb_server
+    name = f"jiuzhu_test_{secrets.token_hex(6)}"
+    with pymysql.connect(host=host, port=port, user="root") as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")  # a random name made here
+    try:
+        yield f"mysql+pymysql://root@{host}:{port}/{name}?charset=utf8mb4"
+    finally:
+        with pymysql.connect(host=host, port=port, user="root") as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {name}")

@@ -181,10 +181,15 @@ def test_the_comparison_catches_each_kind_of_difference():
     assert "510100000000003" not in engines.compare_tables(base, swapped)[0].message_zh
 
 
-def test_a_non_portable_model_is_caught_by_the_parity_check(spark_build, tmp_path):
+def test_a_non_portable_model_is_caught_by_the_parity_check(spark_build, tmp_path, monkeypatch):
     """The native round() of a double differs between the engines on exact halves (DuckDB rounds
     the binary value, Spark the decimal text); the project's round_half_up macro does not."""
+    import pyspark
     from deltalake import write_deltalake
+
+    # in a pytest-xdist worker __main__ has no file, which pyspark's Connect client takes for a
+    # doctest run: it then looks for a Spark installation and exits without SPARK_HOME
+    monkeypatch.setenv("SPARK_HOME", str(Path(pyspark.__file__).parent))
     from pysail.spark import SparkConnectServer
     from pyspark.sql import SparkSession
 

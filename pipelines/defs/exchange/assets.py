@@ -7,7 +7,7 @@ import json
 import dagster as dg
 
 from exchange import batches as B
-from exchange import ingest, run, silver
+from exchange import ingest, relational, run, silver
 from jiuzhu import departments
 from pipelines.defs.foundation.resources import PlatformPaths
 from schemas import contracts
@@ -141,6 +141,29 @@ def quarantined_members(paths: PlatformPaths) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"households": silver.rebuild_quarantined_members(paths.resolved().lake)})
 
 
+def _pull_asset(source: relational.RelationalSource):
+    """A department whose data sits in a relational database (EX-7): the rows changed since the
+    last pull become ordinary deliveries in its inbox, which the inbox sensor then ingests."""
+    dept = departments.get(source.department)
+
+    @dg.asset(key=["inbox", dept.slug, "relational_pull"], group_name="inbox", kinds={"sql"},
+              description=f"{dept.name}:按变更时间从其关系型数据库增量抽取,写入收件箱({source.dialect})")
+    def _pull(paths: PlatformPaths) -> dg.MaterializeResult:
+        from sqlalchemy import create_engine  # noqa: PLC0415
+
+        cfg = paths.resolved()
+        engine = create_engine(source.url())
+        try:
+            result = relational.pull(source, engine, cfg.inbox, cfg.lake)
+        finally:
+            engine.dispose()
+        return dg.MaterializeResult(metadata={"rows": result.rows, "batches": len(result.batches),
+                                              "watermark": str(result.watermark)})
+
+    return _pull
+
+
+PULL_ASSETS = [_pull_asset(s) for s in relational.all_sources()]
 INGEST_ASSETS = [_ingest_asset(d) for d in departments.all_departments()]
 SILVER_ASSETS = [_silver_asset(d) for d in departments.all_departments()]
 DERIVED_ASSETS = [households, quarantined_members, income_monthly]

@@ -1,0 +1,17 @@
+SELECT
+  p.id_card AS zjhm,
+  p.full_name AS xm,
+  c.contribution_month AS jcny,
+  c.employer_type AS dwlx,
+  CAST(c.base_fen AS CHAR(20)) AS jcjs,
+  CAST(c.monthly_fen AS CHAR(20)) AS yjce,
+  c.updated_at AS updated_at
+FROM hf_contributions AS c
+JOIN hf_persons AS p
+  ON p.person_no = c.person_no
+WHERE
+  c.updated_at >= %(since)s
+ORDER BY
+  c.updated_at,
+  p.id_card,
+  c.contribution_month
