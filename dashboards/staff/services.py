@@ -13,6 +13,7 @@ Reads are cached per table path and Delta version, so a new table version is pic
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -477,6 +478,29 @@ def _ledger_fingerprint(root: Path) -> tuple:
 def _department_status(root: str, today_iso: str, fingerprint: tuple) -> list[dict]:
 
     return exchange_status.department_status(Path(root), date.fromisoformat(today_iso))
+
+
+def relational_sources(user: access.Principal) -> pd.DataFrame:
+    """Departments pulled from their databases (EX-7): dialect, whether the connection is
+    configured (never the URL itself), and the watermark of the last pull."""
+    from exchange import relational  # noqa: PLC0415
+
+    _authorize(user, "view_exchange_status", regions.PROVINCE_CODE)
+    rows = []
+    for source in relational.all_sources():
+        state = relational.watermark(lake_root(), source.department)
+        since = state.get("since")
+        pulled = state.get("pulled_at")
+        rows.append({
+            "共享单位": departments.get(source.department).name,
+            "数据库类型": {"postgres": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB", "oracle": "Oracle"}.get(
+                source.dialect, source.dialect),
+            "连接配置": "已配置" if os.environ.get(source.connection_env) else f"未配置({source.connection_env})",
+            "增量水位(源库变更时间)": since.replace("T", " ") if since else "尚未抽取",
+            "最近抽取": china_time(datetime.fromisoformat(pulled), seconds=False) if pulled else "—",
+            "说明": source.description,
+        })
+    return pd.DataFrame(rows, columns=["共享单位", "数据库类型", "连接配置", "增量水位(源库变更时间)", "最近抽取", "说明"])
 
 
 def department_status(user: access.Principal) -> pd.DataFrame:

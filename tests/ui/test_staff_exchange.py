@@ -65,3 +65,31 @@ def test_rejected_rows_can_be_narrowed_to_one_delivery_month(engineer):
     rows = frame(at, "exchange_rejected_rows")
     assert set(rows["数据期"]) == {months[0]}
     assert any("不在此显示" in c for c in texts(at.caption))
+
+
+def test_the_relational_sources_show_their_connection_state_and_watermark(staff, tmp_path, monkeypatch):
+    """EX-7 on 数据交换: the housing-fund centre's database, whether its connection is configured
+    (never the URL) and the watermark of the last pull."""
+    import json
+
+    from jiuzhu import lake
+
+    monkeypatch.setenv("JIUZHU_LAKE", str(tmp_path / "lake"))
+    monkeypatch.delenv("JIUZHU_SOURCE_GONGJIJIN_URL", raising=False)
+    at = login("shuju01")
+    at.switch_page("views/exchange.py").run()
+    assert not at.exception, at.exception
+    row = frame(at, "exchange_relational").iloc[0]
+    assert row["共享单位"] == departments.get("gongjijin").name and row["数据库类型"] == "PostgreSQL"
+    assert row["连接配置"] == "未配置(JIUZHU_SOURCE_GONGJIJIN_URL)" and row["增量水位(源库变更时间)"] == "尚未抽取"
+
+    state = lake.table_path(tmp_path / "lake", "bronze", "gongjijin", "_relational_watermark.json")
+    state.parent.mkdir(parents=True)
+    state.write_text(json.dumps({"since": "2026-11-30T09:15:00", "hashes_at_since": [],
+                                 "pulled_at": "2026-11-30T10:00:00+00:00"}), "utf-8")
+    monkeypatch.setenv("JIUZHU_SOURCE_GONGJIJIN_URL", "postgresql+psycopg://gjj:secret@db.internal/gjj")
+    at.run()
+    row = frame(at, "exchange_relational").iloc[0]
+    assert row["连接配置"] == "已配置" and row["增量水位(源库变更时间)"] == "2026-11-30 09:15:00"
+    assert row["最近抽取"] == "2026-11-30 18:00"  # Beijing time
+    assert not any("secret" in str(v) for v in frame(at, "exchange_relational").to_numpy().ravel())

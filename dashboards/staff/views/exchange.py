@@ -28,6 +28,12 @@ if status is not None:
               help=f"累计拒收率超过{exchange_status.QUALITY_WARN_SHARE:.0%}或有整批拒收的批次")
     ui.table(status.drop(columns=["代码"]), key="exchange_status")
 
+st.header("关系型数据源", divider="red")
+st.caption("以数据库方式共享的单位:按变更时间增量抽取,写入收件箱后与文件报送同样校验入库(Dagster 作业 relational_pull)。")
+pulls = ui.guarded(services.relational_sources, user)
+if pulls is not None:
+    ui.table(pulls, key="exchange_relational", empty="没有以数据库方式共享的单位。")
+
 st.header("拒收记录", divider="red")
 slugs = departments.slugs()
 department = st.selectbox("共享单位", slugs, format_func=lambda s: departments.get(s).name, key="exchange_department")
