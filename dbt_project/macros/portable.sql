@@ -78,13 +78,19 @@
 {%- endmacro %}
 
 {% macro default__monthly_increment() -%}
-    {{ return({'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': 'period'}) }}
+    {#- a model that gains a column adds it to the table: the rebuilt months carry it, earlier months
+        keep what they were assessed with (`dbt build --full-refresh` re-assesses the history) -#}
+    {{ return({'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': 'period',
+               'on_schema_change': 'append_new_columns'}) }}
 {%- endmacro %}
 
 {% macro spark__monthly_increment() -%}
     {#- dbt-spark has no delete+insert: delete the rebuilt months, then append them (Delta DELETE).
         Not partitioned by period: Spark moves a partition column to the end of the table, and the
         marts keep one column order on every engine (Delta's file statistics prune the DELETE). -#}
+    {#- no on_schema_change here: dbt-spark reads the target's columns from DESCRIBE, which it
+        cannot parse on Sail (it would see every table as changed). A model that gained a column
+        fails its positional append instead: rebuild it with --full-refresh on this target -#}
     {{ return({'materialized': 'incremental', 'incremental_strategy': 'append',
                'pre_hook': "{% if is_incremental() %}delete from {{ this }} where period >= '{{ var('from_period') }}'{% endif %}"}) }}
 {%- endmacro %}

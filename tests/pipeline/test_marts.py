@@ -131,3 +131,42 @@ def test_a_household_with_a_quarantined_member_row_is_reviewed_not_refused_on_pe
         assert assessment == ("不符合" if household_level else "需人工复核"), (household, period)
         assert "MEMBERS_INCOMPLETE" in reasons[household, period]
     assert any(per_capita and not household_level for _, per_capita, household_level, _, _ in flagged)
+
+
+def test_a_model_that_gains_a_column_keeps_its_history_on_the_next_increment(warehouse, tmp_path):
+    """A deploy that adds a column to a monthly mart (as the incomplete-members rule did): the next
+    monthly run adds the column, the rebuilt month carries it, earlier months keep what they were
+    assessed with, and the models downstream of it run."""
+    import shutil
+
+    _, _, lake_root = warehouse
+    old = tmp_path / "dbt_project"
+    shutil.copytree(ROOT / "dbt_project", old, ignore=shutil.ignore_patterns("target", "logs"))
+    profile = old / "models" / "marts" / "verification" / "household_profile.sql"
+    profile.write_text(profile.read_text("utf-8").replace("select\n    f.*,", "select\n    f.* exclude (review_members_incomplete),"),
+                       "utf-8")
+    reasons = old / "models" / "marts" / "verification" / "household_assessment_reasons.sql"
+    reasons.write_text(reasons.read_text("utf-8").replace("review_members_incomplete = 1", "0 = 1"), "utf-8")
+    wh = tmp_path / "w.duckdb"
+    env = {**os.environ, "JIUZHU_LAKE": str(lake_root), "JIUZHU_WAREHOUSE": str(wh), "DO_NOT_TRACK": "1"}
+
+    def dbt(project: Path, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(Path(sys.executable).parent / "dbt"), *args, "--profiles-dir", str(ROOT / "dbt_project"),
+                               "--project-dir", str(project), "--target-path", str(tmp_path / f"target-{project.name}"),
+                               "--log-path", str(tmp_path / "logs")], env=env, capture_output=True, text=True, timeout=600)
+
+    before = dbt(old, "run", "--select", "+household_assessment_reasons")
+    assert before.returncode == 0, before.stdout[-3000:]
+    with duckdb.connect(str(wh), read_only=True) as w:
+        assert "review_members_incomplete" not in [d[0] for d in w.sql("select * from household_profile limit 0").description]
+        last = w.sql("select max(period) from household_profile").fetchall()[0][0]
+    after = dbt(ROOT / "dbt_project", "run", "--select", "+household_assessment_reasons", "--vars",
+                f'{{"from_period": "{last}"}}')
+    assert after.returncode == 0, after.stdout[-3000:]
+    with duckdb.connect(str(wh), read_only=True) as w:
+        counts = dict(w.sql("select period = ? as rebuilt, count(review_members_incomplete) from household_profile "
+                            "group by all", params=[last]).fetchall())
+        flagged = w.sql("select count(*) from household_assessment_reasons where reason_code = 'MEMBERS_INCOMPLETE' "
+                        "and period = ?", params=[last]).fetchall()[0][0]
+    assert counts[False] == 0 and counts[True] > 0  # history as assessed then; the new month complete
+    assert flagged > 0
