@@ -32,6 +32,7 @@ from sqlglot import exp
 
 from jiuzhu import lake
 from jiuzhu.errors import CodedError
+from jiuzhu.supervision import BEIJING
 from schemas import contracts
 
 SOURCES_DIR = Path(__file__).with_name("sources")
@@ -39,7 +40,6 @@ DIALECTS = {"postgres": "postgres", "mysql": "mysql", "mariadb": "mysql", "oracl
 # how each driver family writes a named parameter (psycopg and PyMySQL: pyformat; python-oracledb: named)
 PARAMSTYLE = {"postgres": "pyformat", "mysql": "pyformat", "oracle": "named"}
 EPOCH = _dt.datetime(1970, 1, 1)
-BEIJING = _dt.timezone(_dt.timedelta(hours=8))
 
 
 class SourceError(CodedError):

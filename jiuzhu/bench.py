@@ -172,38 +172,14 @@ def ensure_policy(lake_root):
     mirror.ensure_exists(lake_root, "verification_requests")
 """
 
-_DBT = _POLICY + """
-import json, os, resource, subprocess, sys
-from pathlib import Path
-lake_root, warehouse, args = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
-ensure_policy(lake_root)
-env = {**os.environ, "JIUZHU_LAKE": str(lake_root), "JIUZHU_WAREHOUSE": warehouse, "DO_NOT_TRACK": "1"}
-dbt = str(Path(sys.executable).parent / "dbt")
-proc = subprocess.run([dbt, *args, "--profiles-dir", ".", "--target-path", warehouse + ".target",
-                       "--log-path", warehouse + ".logs"], cwd=sys.argv[4], env=env, capture_output=True, text=True)
-if proc.returncode:
-    raise SystemExit(proc.stdout[-3000:])
-import duckdb
-rows = duckdb.connect(warehouse, read_only=True).sql("select count(*) from household_profile").fetchall()[0][0]
-print(json.dumps({"rows": rows, "peak_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
-"""
 _DBT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
 
 def _run_marts(scale: str, run_no: int, ws: Workspace) -> dict:
     """The full dbt build of the marts, against rebuilding one month (the monthly increment)."""
-    lake_root = ws.lake(scale)
-    warehouse = ws.root / f"warehouse_{scale}_{run_no}.duckdb"  # the file name is the database name: no dashes
-    wall, result = _child(_DBT, str(lake_root), str(warehouse), json.dumps(["build"]), str(_DBT_DIR))
-    with __import__("duckdb").connect(str(warehouse), read_only=True) as con:
-        last = con.sql("select max(period) from household_profile").fetchall()[0][0]
-    inc_wall, _ = _child(_DBT, str(lake_root), str(warehouse), json.dumps(["run", "--vars", json.dumps({"from_period": last})]),
-                         str(_DBT_DIR))
-    warehouse.unlink(missing_ok=True)
-    return {"wall_s": wall, "rows": result["rows"], "persons": 0, "peak_rss_mib": result["peak_rss_kib"] / 1024,
-            "reference": {"name": "one month rebuilt (incremental)", "wall_s": inc_wall, "rows": 0}}
-
-
+    result = _marts_on(ws.lake(scale), ws.root / f"marts-duckdb-{scale}-{run_no}", "duckdb")
+    return {"wall_s": result["full_s"], "rows": result["rows"], "persons": 0, "peak_rss_mib": result["peak_rss_kib"] / 1024,
+            "reference": {"name": "one month rebuilt (incremental)", "wall_s": result["incremental_s"], "rows": 0}}
 
 
 # The marts on both engines (issue #14): the same dbt project built in full (models and tests) and
@@ -242,19 +218,23 @@ print(json.dumps({"full_s": full, "incremental_s": incremental, "rows": rows,
 """
 
 
+def _marts_on(lake_root: Path, home: Path, engine: str) -> dict:
+    """The marts built in full and one month rebuilt on ``engine``, in a child process and a fresh home."""
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    try:
+        return _child(_DBT_ENGINE, str(lake_root), str(home), engine, str(_DBT_DIR))[1]
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def _run_marts_spark(scale: str, run_no: int, ws: Workspace) -> dict:
     """The marts on the Spark-compatible engine, against DuckDB's build of the same lake."""
     from jiuzhu import engines  # noqa: PLC0415
 
     lake_root = ws.lake(scale)
-    out = {}
-    for engine in ("duckdb", "spark"):
-        home = ws.root / f"marts-{engine}-{scale}-{run_no}"
-        shutil.rmtree(home, ignore_errors=True)
-        home.mkdir(parents=True)
-        _, out[engine] = _child(_DBT_ENGINE, str(lake_root), str(home), engine, str(_DBT_DIR))
-        shutil.rmtree(home, ignore_errors=True)
-    spark, duck = out["spark"], out["duckdb"]
+    duck, spark = (_marts_on(lake_root, ws.root / f"marts-{engine}-{scale}-{run_no}", engine)
+                   for engine in ("duckdb", "spark"))
     return {"wall_s": spark["full_s"], "rows": spark["rows"], "persons": 0,
             "peak_rss_mib": spark["peak_rss_kib"] / 1024,
             "detail": {"engine": "Sail (pysail) local-cluster", "workers": engines.spark_workers(),

@@ -43,15 +43,18 @@ def mirror_path(lake_root: Path, table: str) -> Path:
     return lake.table_path(lake_root, "bronze", "business", f"raw__business__{table}")
 
 
+def _columns(table: str) -> list:
+    model, hidden = MIRRORED[table]
+    return [c for c in model.__table__.columns if c.name not in hidden]
+
+
 def ensure_exists(lake_root: Path, table: str) -> None:
     """An empty mirror of ``table`` where none was made yet (a lake built without a business
     database, as in the tests and benchmarks): the marts read the mirror as a source."""
     path = mirror_path(lake_root, table)
     if not lake.exists(path):
-        model, hidden = MIRRORED[table]
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_deltalake(str(path), _schema([c for c in model.__table__.columns if c.name not in hidden]).empty_table(),
-                        mode="append")
+        write_deltalake(str(path), _schema(_columns(table)).empty_table(), mode="append")
 
 
 def _watermark(path: Path):
@@ -63,8 +66,8 @@ def _watermark(path: Path):
 
 def mirror(engine: Engine, lake_root: Path, table: str) -> dict:
     """Copy the rows of ``table`` changed since the last run; returns counts and the new watermark."""
-    model, hidden = MIRRORED[table]
-    columns = [c for c in model.__table__.columns if c.name not in hidden]
+    model, _ = MIRRORED[table]
+    columns = _columns(table)
     path = mirror_path(lake_root, table)
     since = _watermark(path)
     stmt = select(*columns).order_by(model.__table__.c.updated_at)
@@ -72,11 +75,10 @@ def mirror(engine: Engine, lake_root: Path, table: str) -> dict:
         stmt = stmt.where(model.__table__.c.updated_at >= since)  # bound parameter, never pasted
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(stmt)]
-    path.parent.mkdir(parents=True, exist_ok=True)
     if not rows:
-        if not lake.exists(path):  # an empty mirror still exists: the marts read it as a source
-            write_deltalake(str(path), _schema(columns).empty_table(), mode="append")
+        ensure_exists(lake_root, table)  # an empty mirror still exists: the marts read it as a source
         return {"table": table, "rows": 0, "watermark": since}
+    path.parent.mkdir(parents=True, exist_ok=True)
     data = pa.Table.from_pylist(rows, schema=_schema(columns))
     if not lake.exists(path):
         write_deltalake(str(path), data, mode="append")
