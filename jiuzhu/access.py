@@ -30,6 +30,7 @@ ANALYST = "analyst"
 DECISION_MAKER = "decision_maker"
 DATA_ENGINEER = "data_engineer"
 SUPERVISOR = "supervisor"
+FINANCE_OFFICER = "finance_officer"
 SYSTEM_ADMIN = "system_admin"
 SECURITY_ADMIN = "security_admin"
 AUDIT_ADMIN = "audit_admin"
@@ -42,6 +43,7 @@ ROLE_NAMES_ZH = {
     DECISION_MAKER: "决策者",
     DATA_ENGINEER: "数据工程师",
     SUPERVISOR: "纪检监察员",
+    FINANCE_OFFICER: "财务人员",
     SYSTEM_ADMIN: "系统管理员",
     SECURITY_ADMIN: "安全管理员",
     AUDIT_ADMIN: "审计管理员",
@@ -65,6 +67,14 @@ ACTIONS = {
     "review_verification": Action("复核核对结果", True),
     "handle_warning": Action("处理监测预警", True),
     "approve_assistance": Action("审批救助", True),
+    "handle_case": Action("办理救助案件", True),
+    "view_archive": Action("查阅档案", True),
+    "manage_funds": Action("资金监管", True),
+    "issue_certificate": Action("签发电子证照", True),
+    "file_relatives": Action("近亲属备案", True),
+    "edit_catalogue": Action("编辑救助事项和政策文件", False),
+    "publish_catalogue": Action("审核发布救助事项", False),
+    "handle_supervision": Action("处理监察预警", False),
     "export_personal": Action("导出个人明细", True),
     "view_aggregate": Action("查看统计分析", False),
     "export_aggregate": Action("导出统计数据", False),
@@ -89,6 +99,7 @@ MATRIX: dict[str, frozenset[str]] = {
             "submit_verification",
             "review_verification",
             "handle_warning",
+            "file_relatives",
             "export_personal",
             "view_aggregate",
         }
@@ -101,6 +112,10 @@ MATRIX: dict[str, frozenset[str]] = {
             "accept_application",
             "submit_verification",
             "handle_warning",
+            "handle_case",
+            "view_archive",
+            "file_relatives",
+            "edit_catalogue",
             "view_aggregate",
         }
     ),
@@ -110,6 +125,12 @@ MATRIX: dict[str, frozenset[str]] = {
             "search_person",
             "view_household_report",
             "approve_assistance",
+            "handle_case",
+            "view_archive",
+            "issue_certificate",
+            "file_relatives",
+            "edit_catalogue",
+            "publish_catalogue",
             "export_personal",
             "view_aggregate",
             "export_aggregate",
@@ -123,11 +144,14 @@ MATRIX: dict[str, frozenset[str]] = {
             "view_person",
             "view_household_report",
             "view_supervision",
+            "handle_supervision",
+            "view_archive",
             "view_audit",
             "view_aggregate",
             "export_aggregate",
         }
     ),
+    FINANCE_OFFICER: frozenset({"manage_funds", "file_relatives", "view_aggregate"}),
     SYSTEM_ADMIN: frozenset({"manage_users", "view_exchange_status"}),
     SECURITY_ADMIN: frozenset({"manage_security_settings"}),
     AUDIT_ADMIN: frozenset({"view_audit", "export_audit"}),
@@ -140,6 +164,7 @@ MAX_LEVEL = {
     APPROVER: 4,
     CASE_WORKER: 3,
     SUPERVISOR: 3,
+    FINANCE_OFFICER: 3,
     ANALYST: 2,
     DECISION_MAKER: 2,
     DATA_ENGINEER: 2,

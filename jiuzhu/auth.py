@@ -400,7 +400,8 @@ def change_password(
 
 
 def demo_accounts() -> list[tuple[str, str, str, str]]:
-    """(username, display name, role, jurisdiction) for one demo user per role, on real codes."""
+    """(username, display name, role, jurisdiction): a demo user for every role (two approvers: the
+    township's 审核 and the county's 审批), on real codes."""
     tree = regions.load()
     province, chengdu, jinjiang = "510000000000", "510100000000", "510104000000"
     township = min(r.code for r in tree.children(jinjiang))
@@ -408,6 +409,9 @@ def demo_accounts() -> list[tuple[str, str, str, str]]:
         ("hedui01", f"核对员(演示,{tree.get(jinjiang).name})", access.VERIFICATION_OFFICER, jinjiang),
         ("jingban01", f"经办人(演示,{tree.get(township).name})", access.CASE_WORKER, township),
         ("shenpi01", f"审批人(演示,{tree.get(jinjiang).name})", access.APPROVER, jinjiang),
+        # 审核 at the township is an approver of the township's own office
+        ("shenhe01", f"审核人(演示,{tree.get(township).name})", access.APPROVER, township),
+        ("caiwu01", f"财务人员(演示,{tree.get(jinjiang).name})", access.FINANCE_OFFICER, jinjiang),
         ("fenxi01", f"分析员(演示,{tree.get(chengdu).name})", access.ANALYST, chengdu),
         ("juece01", "决策者(演示,四川省)", access.DECISION_MAKER, province),
         ("shuju01", "数据工程师(演示,四川省)", access.DATA_ENGINEER, province),

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -266,3 +267,458 @@ class SecuritySetting(Base):
     value: Mapped[int] = mapped_column(Integer, nullable=False)
     updated_by: Mapped[str] = mapped_column(String(64), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+
+# --- The business platform (issue #9): catalogue, cases, archives, funds, supervision, certificates ---
+
+
+class AidItem(Base):
+    """救助事项: one version of a catalogue list entry (目录清单, province) or of an implementation
+    list entry (实施清单, one region), through edit → review → publish (清单发布). The definition
+    (legal basis, scope, conditions, materials, flow, standards, time limits, where to go) is JSON."""
+
+    __tablename__ = "aid_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_code: Mapped[str] = mapped_column(String(48), nullable=False)
+    list_kind: Mapped[str] = mapped_column(String(16), nullable=False)  # catalogue | implementation
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)  # the list's region, 12 digits
+    level: Mapped[str] = mapped_column(String(16), nullable=False)  # province, city, county, township
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    name_zh: Mapped[str] = mapped_column(String(128), nullable=False)
+    category: Mapped[str] = mapped_column(String(16), nullable=False)
+    flow_code: Mapped[str] = mapped_column(String(48), nullable=False)
+    definition_json: Mapped[str] = mapped_column(Text, nullable=False)
+    edited_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("item_code", "region_code", "version", name="uq_aid_items_version"),
+        CheckConstraint("list_kind IN ('catalogue', 'implementation')", name="ck_aid_items_kind"),
+        CheckConstraint("status IN ('draft', 'in_review', 'published', 'rejected', 'retired')",
+                        name="ck_aid_items_status"),
+        Index("ix_aid_items_code_status", "item_code", "status"),
+        Index("ix_aid_items_updated_at", "updated_at"),
+    )
+
+
+class PolicyDocument(Base):
+    """知识库: a policy document (text, images, attachments), searchable by its segmented terms."""
+
+    __tablename__ = "policy_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    doc_no: Mapped[str] = mapped_column(String(64), nullable=False)
+    title: Mapped[str] = mapped_column(String(256), nullable=False)
+    issuer: Mapped[str] = mapped_column(String(128), nullable=False)
+    issued_on: Mapped[str] = mapped_column(String(10), nullable=False)  # YYYY-MM-DD
+    aid_item_code: Mapped[str | None] = mapped_column(String(48), nullable=True)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # draft | published | withdrawn
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("doc_no", name="uq_policy_documents_no"),
+        Index("ix_policy_documents_updated_at", "updated_at"),
+    )
+
+
+class PolicyAttachment(Base):
+    __tablename__ = "policy_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # image | attachment
+    filename: Mapped[str] = mapped_column(String(256), nullable=False)
+    media_type: Mapped[str] = mapped_column(String(128), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    sm3: Mapped[str] = mapped_column(String(64), nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_policy_attachments_document", "document_id"),)
+
+
+class PolicyTerm(Base):
+    """One segmented term of a document (jieba, search mode) with its count: the inverted index."""
+
+    __tablename__ = "policy_terms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    document_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    term: Mapped[str] = mapped_column(String(64), nullable=False)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)
+    in_title: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    __table_args__ = (
+        UniqueConstraint("document_id", "term", name="uq_policy_terms_document_term"),
+        Index("ix_policy_terms_term", "term"),
+    )
+
+
+class AssistanceCase(Base):
+    """救助申请 (案件): one family's application for one aid item, from acceptance (受理编号) through
+    the item's flow to a decision; the source of truth for who receives what."""
+
+    __tablename__ = "assistance_cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    acceptance_no: Mapped[str] = mapped_column(String(32), nullable=False)
+    aid_item_code: Mapped[str] = mapped_column(String(48), nullable=False)
+    item_version: Mapped[int] = mapped_column(Integer, nullable=False)
+    category: Mapped[str] = mapped_column(String(16), nullable=False)
+    flow_code: Mapped[str] = mapped_column(String(48), nullable=False)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)  # the applicant's township, 12 digits
+    household_no: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    applicant_person_id: Mapped[str] = mapped_column(String(18), nullable=False)
+    applicant_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    channel: Mapped[str] = mapped_column(String(16), nullable=False)  # window | online
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    current_step: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    verification_request_no: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    assessment: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    proposed_amount: Mapped[float | None] = mapped_column(Float, nullable=True)  # yuan per month
+    approved_amount: Mapped[float | None] = mapped_column(Float, nullable=True)
+    decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    duplicate_check_json: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("acceptance_no", name="uq_assistance_cases_no"),
+        CheckConstraint("status IN ('in_progress', 'suspended', 'approved', 'refused', 'withdrawn', 'closed')",
+                        name="ck_assistance_cases_status"),
+        Index("ix_assistance_cases_region_status", "region_code", "status"),
+        Index("ix_assistance_cases_applicant", "applicant_person_id"),
+        Index("ix_assistance_cases_updated_at", "updated_at"),
+    )
+
+
+class CaseMember(Base):
+    __tablename__ = "case_members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    person_id: Mapped[str] = mapped_column(String(18), nullable=False)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    relation: Mapped[str] = mapped_column(String(2), nullable=False)
+    region_code: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "person_id", name="uq_case_members_person"),
+        Index("ix_case_members_person", "person_id"),
+    )
+
+
+class CaseStep(Base):
+    """One step of a case's flow as a task for the responsible office, with its time limit."""
+
+    __tablename__ = "case_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    step_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    name_zh: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    action: Mapped[str] = mapped_column(String(48), nullable=False)  # the permission it needs
+    office_level: Mapped[str] = mapped_column(String(16), nullable=False)
+    office_code: Mapped[str] = mapped_column(String(12), nullable=False)  # the responsible office's region
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # todo, suspended, done
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)  # pass, refuse, return
+    handled_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    suspended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    suspend_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    transferred_from: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    warned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # 办结预警 (due soon)
+    overdue_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    escalated_to: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('todo', 'suspended', 'done')", name="ck_case_steps_status"),
+        Index("ix_case_steps_office_status", "office_code", "status"),
+        Index("ix_case_steps_case", "case_id", "seq"),
+        Index("ix_case_steps_updated_at", "updated_at"),
+    )
+
+
+class ArchiveDocument(Base):
+    """档案: a case's material or decision as archived: content, SM3, a trusted timestamp and the
+    centre's signature over (number, case, kind, SM3, time), so an altered file or record is found."""
+
+    __tablename__ = "archive_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    archive_no: Mapped[str] = mapped_column(String(40), nullable=False)
+    case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    household_no: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    title: Mapped[str] = mapped_column(String(256), nullable=False)
+    filename: Mapped[str] = mapped_column(String(256), nullable=False)
+    media_type: Mapped[str] = mapped_column(String(128), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    sm3: Mapped[str] = mapped_column(String(64), nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    archived_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    archived_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    key_id: Mapped[str] = mapped_column(String(16), nullable=False)
+    signature: Mapped[str] = mapped_column(String(128), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("archive_no", name="uq_archive_documents_no"),
+        Index("ix_archive_documents_case", "case_id"),
+        Index("ix_archive_documents_household", "household_no"),
+        Index("ix_archive_documents_updated_at", "updated_at"),
+    )
+
+
+class HouseholdChange(Base):
+    """家庭变更记录: benefit changes, migration, members, information changes."""
+
+    __tablename__ = "household_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    household_no: Mapped[str] = mapped_column(String(32), nullable=False)
+    case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kind: Mapped[str] = mapped_column(String(24), nullable=False)
+    detail_json: Mapped[str] = mapped_column(Text, nullable=False)
+    effective_on: Mapped[str] = mapped_column(String(10), nullable=False)
+    recorded_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('benefit_change', 'migration', 'member_change', 'info_change')",
+                        name="ck_household_changes_kind"),
+        Index("ix_household_changes_household", "household_no", "recorded_at"),
+        Index("ix_household_changes_updated_at", "updated_at"),
+    )
+
+
+class Benefit(Base):
+    """救助成果: an approved case's benefit, active from its start month until it ends."""
+
+    __tablename__ = "benefits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    aid_item_code: Mapped[str] = mapped_column(String(48), nullable=False)
+    category: Mapped[str] = mapped_column(String(16), nullable=False)
+    household_no: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    holder_person_id: Mapped[str] = mapped_column(String(18), nullable=False)
+    holder_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    household_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    monthly_amount: Mapped[float] = mapped_column(Float, nullable=False)
+    start_period: Mapped[str] = mapped_column(String(7), nullable=False)
+    end_period: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # active | ended
+    end_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("case_id", name="uq_benefits_case"),
+        CheckConstraint("status IN ('active', 'ended')", name="ck_benefits_status"),
+        Index("ix_benefits_region_status", "region_code", "status"),
+        Index("ix_benefits_updated_at", "updated_at"),
+    )
+
+
+class DisbursementOrder(Base):
+    """资金拨付单: one month's payment of one benefit, through the finance check to the bank's result."""
+
+    __tablename__ = "disbursement_orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    order_no: Mapped[str] = mapped_column(String(40), nullable=False)
+    benefit_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    case_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    period: Mapped[str] = mapped_column(String(7), nullable=False)
+    amount: Mapped[float] = mapped_column(Float, nullable=False)
+    payee_person_id: Mapped[str] = mapped_column(String(18), nullable=False)
+    payee_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    channel: Mapped[str] = mapped_column(String(8), nullable=False)  # card (一卡通) | bank
+    account_no: Mapped[str] = mapped_column(String(32), nullable=False)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    spot_check: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    checked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    return_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    batch_no: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("order_no", name="uq_disbursement_orders_no"),
+        UniqueConstraint("benefit_id", "period", name="uq_disbursement_orders_benefit_period"),
+        CheckConstraint("status IN ('pending_check', 'checked', 'returned', 'in_batch', 'paid', 'failed', "
+                        "'mismatch')", name="ck_disbursement_orders_status"),
+        Index("ix_disbursement_orders_region_status", "region_code", "status"),
+        Index("ix_disbursement_orders_updated_at", "updated_at"),
+    )
+
+
+class PaymentBatch(Base):
+    """A payment file sent to the social-security card bank or for bank direct payment."""
+
+    __tablename__ = "payment_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_no: Mapped[str] = mapped_column(String(40), nullable=False)
+    channel: Mapped[str] = mapped_column(String(8), nullable=False)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    period: Mapped[str] = mapped_column(String(7), nullable=False)
+    order_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    total_amount: Mapped[float] = mapped_column(Float, nullable=False)
+    file_sm3: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # sent | reconciled
+    generated_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    generated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (UniqueConstraint("batch_no", name="uq_payment_batches_no"),)
+
+
+class PaymentResult(Base):
+    """A line of the bank's payment result file, as imported."""
+
+    __tablename__ = "payment_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_no: Mapped[str] = mapped_column(String(40), nullable=False)
+    line_no: Mapped[int] = mapped_column(Integer, nullable=False)
+    order_no: Mapped[str] = mapped_column(String(40), nullable=False)
+    payee_person_id: Mapped[str] = mapped_column(String(18), nullable=False)
+    amount: Mapped[float] = mapped_column(Float, nullable=False)
+    paid_on: Mapped[str] = mapped_column(String(10), nullable=False)
+    bank_status: Mapped[str] = mapped_column(String(16), nullable=False)
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("batch_no", "line_no", name="uq_payment_results_line"),
+        Index("ix_payment_results_order", "order_no"),
+    )
+
+
+class ReconciliationIssue(Base):
+    """对账差异: a payment that does not match its order (missing, duplicated, wrong amount, unknown
+    order, failed, wrong payee)."""
+
+    __tablename__ = "reconciliation_issues"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch_no: Mapped[str] = mapped_column(String(40), nullable=False)
+    order_no: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    detail: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # open | resolved
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('missing', 'duplicate', 'wrong_amount', 'unknown_order', 'failed', "
+                        "'wrong_payee')", name="ck_reconciliation_issues_kind"),
+        Index("ix_reconciliation_issues_batch", "batch_no"),
+    )
+
+
+class CaseAlert(Base):
+    """电子监察 over cases: a rule's finding (overdue step, approval outside policy, payment without
+    approval, the same person aided twice, an officer approving a relative's case), handled to closure."""
+
+    __tablename__ = "case_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(32), nullable=False)
+    dedup_key: Mapped[str] = mapped_column(String(128), nullable=False)
+    case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    severity: Mapped[str] = mapped_column(String(8), nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False)  # Chinese, no names or IDs
+    detail_json: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # open | handled
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    handled_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    handling_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("dedup_key", name="uq_case_alerts_dedup"),
+        CheckConstraint("severity IN ('low', 'medium', 'high')", name="ck_case_alerts_severity"),
+        Index("ix_case_alerts_region_status", "region_code", "status"),
+        Index("ix_case_alerts_updated_at", "updated_at"),
+    )
+
+
+class StaffRelative(Base):
+    """近亲属备案: a staff member's (or village cadre's) declared close relative."""
+
+    __tablename__ = "staff_relatives"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    person_id: Mapped[str] = mapped_column(String(18), nullable=False)
+    relation_zh: Mapped[str] = mapped_column(String(16), nullable=False)
+    filed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("username", "person_id", name="uq_staff_relatives_person"),
+        Index("ix_staff_relatives_person", "person_id"),
+    )
+
+
+class Certificate(Base):
+    """电子证照: a signed recipient certificate (低保证, 特困证) with a check code; revoked when the
+    benefit ends."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cert_no: Mapped[str] = mapped_column(String(40), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # dibao | tekun
+    case_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    benefit_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    holder_person_id: Mapped[str] = mapped_column(String(18), nullable=False)
+    holder_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    valid_from: Mapped[str] = mapped_column(String(10), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # valid | revoked
+    content_sm3: Mapped[str] = mapped_column(String(64), nullable=False)
+    key_id: Mapped[str] = mapped_column(String(16), nullable=False)
+    signature: Mapped[str] = mapped_column(String(128), nullable=False)
+    check_code: Mapped[str] = mapped_column(String(16), nullable=False)
+    issued_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoke_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("cert_no", name="uq_certificates_no"),
+        CheckConstraint("status IN ('valid', 'revoked')", name="ck_certificates_status"),
+        Index("ix_certificates_benefit", "benefit_id"),
+        Index("ix_certificates_updated_at", "updated_at"),
+    )

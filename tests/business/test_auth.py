@@ -222,7 +222,7 @@ def test_the_initial_password_must_be_changed_before_anything_else(session, cloc
     assert outcomes == ["failure", "failure", "failure", "success"]
 
 
-def test_seed_demo_creates_one_account_per_role_with_one_time_passwords(session, business_url, tmp_path):
+def test_seed_demo_creates_an_account_for_every_role_with_one_time_passwords(session, business_url, tmp_path):
     env = {"JIUZHU_BUSINESS_DB_URL": business_url, "JIUZHU_HOME": str(tmp_path / "home")}
     result = CliRunner().invoke(cli.main, ["users", "seed-demo"], env=env)
     assert result.exit_code == 0, result.output
@@ -232,12 +232,14 @@ def test_seed_demo_creates_one_account_per_role_with_one_time_passwords(session,
         username, _role_zh, jurisdiction, password = line.split()
         printed[username] = (jurisdiction, password)
     users = {u.username: u for u in (auth.find_user(session, name) for name in printed)}
-    assert sorted(u.role for u in users.values()) == sorted(access.ROLES)
+    assert {u.role for u in users.values()} == set(access.ROLES)
     assert all(u.must_change_password for u in users.values())
     tree = regions.load()
-    by_role = {u.role: u.jurisdiction_code for u in users.values()}
+    by_role = {u.role: u.jurisdiction_code for u in users.values() if u.username != "shenhe01"}
     assert by_role["analyst"] == "510100000000"
-    assert by_role["verification_officer"] == by_role["approver"] == JINJIANG
+    assert by_role["verification_officer"] == by_role["approver"] == by_role["finance_officer"] == JINJIANG
+    # the township's 审核 is an approver of the township's own office
+    assert tree.parent(users["shenhe01"].jurisdiction_code).code == JINJIANG
     assert (
         tree.get(by_role["case_worker"]).level == 4 and tree.parent(by_role["case_worker"]).code == JINJIANG
     )
