@@ -17,11 +17,10 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assistance import flows
 from jiuzhu import audit, regions
 from jiuzhu.business.models import AidItem
 from jiuzhu.errors import CodedError
-
-from assistance import flows
 
 SEED = Path(__file__).resolve().parent / "aid_items.yaml"
 CATEGORIES = {"dibao": "最低生活保障", "tekun": "特困人员救助供养", "margin": "低保边缘家庭救助",

@@ -15,7 +15,6 @@ from alembic import op
 
 from jiuzhu.business.models import UtcDateTime
 
-
 revision = "0006_business_platform"
 down_revision = "0005_security_settings"
 branch_labels = None
