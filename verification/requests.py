@@ -21,7 +21,8 @@ from jiuzhu.supervision import BEIJING
 from verification import ondemand, report, signing
 
 AID_ITEMS = {"dibao": "最低生活保障", "tekun": "特困人员救助供养", "margin": "低保边缘家庭认定",
-             "temporary": "临时救助", "medical": "医疗救助", "education": "教育救助", "housing": "住房救助"}
+             "temporary": "临时救助", "medical": "医疗救助", "education": "教育救助", "housing": "住房救助",
+             "employment": "就业救助"}
 STATUS_ZH = {"submitted": "已提交", "received": "已接收", "verified": "已核对", "reviewed": "已复核",
              "reported": "已出具报告", "rejected": "已退回"}
 _NEXT = {"receive": ("submitted",), "verify": ("received",), "review": ("verified",), "report": ("reviewed",),

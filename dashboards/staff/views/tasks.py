@@ -1,0 +1,87 @@
+"""待办事项: the steps of the user's office (and steps escalated to it) with their time limits —
+due soon (办结预警) and overdue highlighted — the steps done and the suspended ones; a case opened
+from the list shows its family, steps, archive and payments, and the step's actions."""
+
+import streamlit as st
+
+from dashboards.staff import auth_state, ui
+from dashboards.staff import casework_services as cs
+
+user = auth_state.require_page("tasks")
+st.title("待办事项")
+st.caption("按流程流转到本机构的救助申请。每个环节有办理时限(工作日),到期前预警,超期自动上报上一级;"
+           "挂起期间时限暂停。每一次办理记入审计日志。")
+
+which = st.radio("列表", list(cs.LISTS), format_func=cs.LISTS.get, horizontal=True, key="tasks_list")
+frame = ui.guarded(cs.tasks_frame, user, which)
+if frame is not None:
+    ui.table(frame, key="tasks_table", empty="没有事项。")
+    if not frame.empty:
+        late = int((frame["时限"] == "已超期").sum())
+        soon = int((frame["时限"] == "即将到期").sum())
+        if late:
+            st.error(f"{late}个环节已超过办理时限,已上报上一级。")
+        if soon:
+            st.warning(f"{soon}个环节即将到期。")
+
+number = st.text_input("受理编号", key="tasks_case", value=st.session_state.get("tasks_open", ""))
+if number.strip():
+    info, ok = ui.attempt(cs.case_detail, user, number.strip())
+    if ok:
+        st.subheader(f"{info['acceptance_no']} · {info['item_zh']} · {info['status_zh']}")
+        st.caption(f"{info['region_zh']};{info['channel_zh']},受理时间 {info['accepted_at']};户号 {info['household_no'] or '—'}")
+        if info["verification_request_no"]:
+            verdict = f",核对结论:{info['assessment']}" if info["assessment"] else ""
+            st.markdown(f"**家庭经济状况核对** 核对申请 {info['verification_request_no']}"
+                        f"({info['verification_status_zh']}{verdict})")
+        if info["proposed_amount"] is not None:
+            st.markdown(f"**建议救助金额** {info['proposed_amount']:,.2f} 元/月(保障标准×家庭人数−家庭月收入)")
+        if info["approved_amount"] is not None:
+            st.markdown(f"**核定救助金额** {info['approved_amount']:,.2f} 元/月")
+        st.markdown("**家庭成员**")
+        ui.table(info["members"], key="tasks_members")
+        st.markdown("**办理过程**")
+        ui.table(info["steps"], key="tasks_steps")
+        st.markdown("**电子档案**")
+        ui.table(info["documents"], key="tasks_documents", empty="没有归档材料。")
+        if not info["orders"].empty:
+            st.markdown("**资金拨付**")
+            ui.table(info["orders"], key="tasks_orders")
+        current = info["current"]
+        if current is not None:
+            st.markdown(f"**当前环节:{current['name_zh']}**")
+            if current["status"] == "suspended":
+                st.info(f"已挂起:{current['suspend_reason'] or ''}")
+            note = st.text_area("办理意见 / 理由", key="tasks_note")
+            buttons = []
+            if current["status"] == "suspended":
+                buttons.append(("resume", "恢复办理"))
+                if current["kind"] == "verification":
+                    buttons.append(("resubmit", "重新提交核对"))
+            elif current["manual"]:
+                amount = None
+                if current["kind"] == "approval":
+                    default = info["approved_amount"] or info["proposed_amount"] or 0.0
+                    amount = st.number_input("核定救助金额(元/月)", min_value=0.0, value=float(default), step=10.0,
+                                             key="tasks_amount")
+                buttons += [("pass", "通过"), ("refuse", "不予通过")]
+                if current["kind"] in ("approval",):
+                    buttons.append(("return", "退回上一环节"))
+                buttons.append(("suspend", "挂起"))
+            elif current["kind"] == "publicity":
+                buttons.append(("object", "登记公示异议"))
+            else:
+                st.caption("本环节由核对机构出具结论或资金到账后自动办结。")
+            to_region = None
+            if current["status"] != "suspended" and current["manual"]:
+                to_region = st.text_input("转办至(同级机构区划代码)", key="tasks_transfer_to")
+                buttons.append(("transfer", "转办"))
+            if buttons:
+                for col, (what, label) in zip(st.columns(len(buttons)), buttons, strict=True):
+                    if col.button(label, key=f"tasks_{what}"):
+                        amount_value = st.session_state.get("tasks_amount") if what == "pass" else None
+                        _, done = ui.attempt(cs.act, user, info["acceptance_no"], what, note=note,
+                                             amount=amount_value, to_region=to_region)
+                        if done:
+                            st.success("已办理。")
+                            st.rerun()
