@@ -12,16 +12,30 @@ from pathlib import Path
 
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
-from sqlalchemy import Boolean, DateTime, Integer, TypeDecorator, select
+from sqlalchemy import Boolean, DateTime, Float, Integer, TypeDecorator, select
 from sqlalchemy.engine import Engine
 
 from jiuzhu import lake
-from jiuzhu.business.models import AuditLog, User, VerificationRequest
+from jiuzhu.business.models import (
+    AssistanceCase,
+    AuditLog,
+    Benefit,
+    DisbursementOrder,
+    User,
+    VerificationRequest,
+)
 
 # table → (model, columns never mirrored): secrets, and the free text and results of a request
 # (its members' data stays in the business database; the statistics need only the lifecycle)
 MIRRORED = {"users": (User, {"password_hash"}), "audit_log": (AuditLog, set()),
-            "verification_requests": (VerificationRequest, {"purpose", "rejection_reason", "result_json"})}
+            "verification_requests": (VerificationRequest, {"purpose", "rejection_reason", "result_json"}),
+            # the business platform: who receives what (困难群众数据库) and what was paid (救助成果库),
+            # without names, ID numbers, accounts or free text
+            "assistance_cases": (AssistanceCase, {"applicant_person_id", "applicant_name", "decision_note",
+                                                  "duplicate_check_json"}),
+            "benefits": (Benefit, {"holder_person_id", "holder_name", "end_reason"}),
+            "disbursement_orders": (DisbursementOrder, {"payee_person_id", "payee_name", "account_no",
+                                                        "return_reason"})}
 
 
 def _arrow_type(column) -> pa.DataType:
@@ -32,6 +46,8 @@ def _arrow_type(column) -> pa.DataType:
         return pa.bool_()
     if isinstance(kind, Integer):
         return pa.int64()
+    if isinstance(kind, Float):
+        return pa.float64()
     return pa.string()
 
 

@@ -29,3 +29,27 @@ def test_mirror_copies_changes_since_the_last_run_and_never_the_password_hash(en
     assert sorted(u["username"] for u in _rows(lake_root, "users")) == ["officer.a", "officer.b"]
     again = mirror.mirror(engine, lake_root, "users")
     assert again["rows"] <= 1 and len(_rows(lake_root, "users")) == 2
+
+
+def test_the_business_platform_is_mirrored_without_names_ids_or_accounts(engine, session, clock, tmp_path,
+                                                                         monkeypatch):
+    from assistance import cases, catalogue
+    from tests.business import casekit
+
+    monkeypatch.setenv("JIUZHU_ALLOW_DEMO_KEY", "1")
+    catalogue.seed(session, clock=clock)
+    office = casekit.staff(session, clock)
+    case = cases.accept(session, office["cw"], item_code="temporary_urgent", region_code=office["township"],
+                        members=casekit.family(), lake_root=None, clock=clock,
+                        materials=casekit.materials("temporary_urgent", session, office["township"]))
+    cases.complete(session, office["town_ap"], case.acceptance_no, "pass", note="先行救助", amount=900.0, clock=clock)
+    lake_root = tmp_path / "lake"
+    for table in ("assistance_cases", "benefits", "disbursement_orders"):
+        assert mirror.mirror(engine, lake_root, table)["rows"] == 1
+    (row,) = _rows(lake_root, "benefits")
+    assert row["monthly_amount"] == 900.0 and row["category"] == "temporary"
+    (order,) = _rows(lake_root, "disbursement_orders")
+    assert order["amount"] == 900.0 and order["channel"] == "bank"
+    text = repr([_rows(lake_root, t) for t in ("assistance_cases", "benefits", "disbursement_orders")])
+    assert all(m.person_id not in text and m.name not in text for m in casekit.family())
+    assert "account_no" not in order and "holder_name" not in row

@@ -94,7 +94,7 @@ policy_asset_limits = _policy_asset("policy_asset_limits", policy.asset_limits_a
 
 def _business_mirror_asset(table: str):
     @dg.asset(key=["bronze", "business", f"raw__business__{table}"], group_name="bronze_business", kinds={"delta"},
-              description=f"业务生产数据库 {table} 表的镜像(按变更时间增量同步;口令散列、申请事由与核对结果不同步)")
+              description=f"业务生产数据库 {table} 表的镜像(按变更时间增量同步;口令散列、姓名、证件号、账号、事由与核对结果不同步)")
     def _mirror(paths: PlatformPaths) -> dg.MaterializeResult:
         from jiuzhu.business import db, mirror  # noqa: PLC0415
 
@@ -107,4 +107,5 @@ def _business_mirror_asset(table: str):
     return _mirror
 
 
-BUSINESS_MIRRORS = [_business_mirror_asset(t) for t in ("users", "audit_log", "verification_requests")]
+BUSINESS_MIRRORS = [_business_mirror_asset(t) for t in ("users", "audit_log", "verification_requests",
+                                                        "assistance_cases", "benefits", "disbursement_orders")]
