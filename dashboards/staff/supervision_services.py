@@ -1,7 +1,8 @@
-"""电子监察 services: the sensitive-operation warnings over the audit trail (``jiuzhu.supervision``)
-and the work past its time limit — verification requests, re-verification tasks and monitoring
-warnings — inside the supervisor's jurisdiction. Households are not named: the supervisor follows
-the numbers of requests, tasks and audit entries."""
+"""电子监察 services: the sensitive-operation warnings over the audit trail (``jiuzhu.supervision``),
+the work past its time limit — verification requests, re-verification tasks and monitoring
+warnings — and the case supervision (案件监察, ``assistance.casewatch``: its alerts, their handling
+and the indicators), inside the supervisor's jurisdiction. Households are not named: the supervisor
+follows the numbers of requests, tasks, cases and audit entries."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from datetime import timedelta
 import pandas as pd
 from sqlalchemy import select
 
-from dashboards.staff.runtime import business_session, china_time, now
+from assistance import casewatch
+from dashboards.staff.runtime import business_session, china_time, now, today_in_china
 from jiuzhu import access, regions, sqlguard, supervision
 from jiuzhu.business.models import MonitoringWarning, ReverificationTask, VerificationRequest
 from models import indicators, warning_queue
@@ -73,3 +75,50 @@ def overdue_work(user: access.Principal) -> dict[str, pd.DataFrame]:
                                    columns=["预警号", "月份", "乡镇(街道)", "等级", "状态", "走访期限", "超期天数"]),
         }
     return out
+
+
+# --- 案件监察 (assistance.casewatch) ----------------------------------------------------------------------------
+
+CASE_ALERT_COLUMNS = ["预警号", "监察规则", "严重程度", "说明", "所在地区", "发现时间", "状态"]
+
+
+def case_alerts(user: access.Principal, rule: str | None = None) -> pd.DataFrame:
+    """The open case alerts of the jurisdiction, most severe and oldest first."""
+    tree = regions.load()
+    with business_session() as db:
+        found = casewatch.open_alerts(db, user, rule=rule, clock=now)
+    rows = [{"预警号": a.id, "监察规则": casewatch.RULES.get(a.rule, a.rule),
+             "严重程度": SEVERITY_ZH.get(a.severity, a.severity), "说明": a.message,
+             "所在地区": tree.full_name(a.region_code) if a.region_code in tree else a.region_code,
+             "发现时间": china_time(a.raised_at, seconds=False), "状态": casewatch.STATUS_ZH.get(a.status, a.status)}
+            for a in found]
+    return pd.DataFrame(rows, columns=CASE_ALERT_COLUMNS)
+
+
+def handle_case_alert(user: access.Principal, alert_id: int, note: str) -> None:
+    with business_session() as db:
+        casewatch.handle(db, user, alert_id, note, clock=now)
+
+
+def run_case_scan(user: access.Principal) -> int:
+    """Run the case rules now (the platform's job runs them on its schedule); how many alerts are new."""
+    with business_session() as db:
+        access.authorize_and_audit(db, user, "handle_supervision", user.jurisdiction_code,
+                                   purpose="电子监察:立即运行案件监察规则", clock=now)
+        return len(casewatch.scan(db, clock=now))
+
+
+def recent_periods(months: int = 6) -> list[str]:
+    today = today_in_china()
+    index = today.year * 12 + today.month - 1
+    return [f"{(index - i) // 12:04d}-{(index - i) % 12 + 1:02d}" for i in range(months)]
+
+
+def case_indicators(user: access.Principal, period: str) -> tuple[casewatch.Indicators, pd.DataFrame]:
+    """监察指标 of the jurisdiction for a month, and the alerts of the month per rule (open, handled)."""
+    with business_session() as db:
+        _audit_view(db, user, f"{period}案件监察指标")
+        found = casewatch.indicators(db, user.jurisdiction_code, period, clock=now)
+    table = pd.DataFrame([{"监察规则": casewatch.RULES[rule], "待处理": counts["open"], "已处理": counts["handled"]}
+                          for rule, counts in found.by_rule.items()], columns=["监察规则", "待处理", "已处理"])
+    return found, table
