@@ -875,6 +875,7 @@ def end_benefit(session: Session, user: access.Principal, benefit_id: int, reaso
                                clock=clock)
     from assistance import certificates  # the certificates module renders PDFs: loaded when needed
 
-    certificates.revoke_for_benefit(session, benefit.id, reason, clock=clock)
+    # the certificate's verifiers see a neutral reason, never the officer's note
+    certificates.revoke_for_benefit(session, benefit.id, f"救助待遇已于{benefit.end_period}停发", clock=clock)
     session.commit()
     return benefit

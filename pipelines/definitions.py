@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.defs.casework import assets as casework
 from pipelines.defs.exchange import assets as exchange
 from pipelines.defs.exchange.sensors import inbox_sensor
 from pipelines.defs.foundation import assets as foundation
@@ -30,11 +31,12 @@ defs = dg.Definitions(
             foundation.policy_asset_limits, *foundation.BUSINESS_MIRRORS,
             *exchange.PULL_ASSETS, *exchange.INGEST_ASSETS, *exchange.SILVER_ASSETS, *exchange.DERIVED_ASSETS,
             marts.dbt_models, *marts.PUBLISH_ASSETS, *verification.ASSETS,
-            *monitoring.ASSETS, *operations.ASSETS],
+            *monitoring.ASSETS, *operations.ASSETS, *casework.ASSETS],
     asset_checks=[foundation.regions_are_complete],
     resources={"paths": PlatformPaths(), "dbt": marts.DBT_RESOURCE},
     sensors=[inbox_sensor, *operations_sensors.SENSORS],
-    schedules=[BUSINESS_MIRROR_SCHEDULE, verification.REVERIFICATION_SCHEDULE, *monitoring.SCHEDULES, *operations.SCHEDULES],
+    schedules=[BUSINESS_MIRROR_SCHEDULE, verification.REVERIFICATION_SCHEDULE, *monitoring.SCHEDULES, *operations.SCHEDULES,
+               *casework.SCHEDULES],
     jobs=[
         dg.define_asset_job("foundation", selection=dg.AssetSelection.groups("silver_reference", "synthetic",
                                                                              "bronze_business"),
@@ -48,6 +50,7 @@ defs = dg.Definitions(
         verification.SERVING_JOB,
         *monitoring.JOBS,
         *operations.JOBS,
+        *casework.JOBS,
         dg.define_asset_job("publish_gold", selection=dg.AssetSelection.assets(*marts.PUBLISH_ASSETS),
                             op_retry_policy=RETRY),
     ],

@@ -1,0 +1,66 @@
+"""Business-platform assets (issue #9): the time limits of every open case step swept (办结预警,
+escalation, publicity periods closed, verification results taken over), the case supervision rules
+(电子监察) run over every case, and each month's disbursement orders generated with the
+certificates of ended benefits revoked."""
+
+import datetime as dt
+
+import dagster as dg
+
+from pipelines.defs.foundation.resources import PlatformPaths
+from pipelines.defs.verification.assets import _business_session
+
+TIME_LIMITS_KEY = dg.AssetKey(["business", "case_time_limits"])
+ALERTS_KEY = dg.AssetKey(["business", "case_alerts"])
+ORDERS_KEY = dg.AssetKey(["business", "disbursement_orders"])
+
+
+@dg.asset(key=TIME_LIMITS_KEY, group_name="business_casework", kinds={"sql"},
+          description="办理时限:到期前预警、超期上报上一级、公示期满无异议自动办结、核对结论自动回填")
+def case_time_limits(paths: PlatformPaths) -> dg.MaterializeResult:
+    from assistance import cases  # noqa: PLC0415
+
+    with _business_session() as session:
+        result = cases.sweep(session)
+    return dg.MaterializeResult(metadata={"warned": len(result.warned), "overdue": len(result.overdue),
+                                          "publicity_closed": len(result.publicity_closed),
+                                          "verified": len(result.verified),
+                                          "verification_returned": len(result.verification_returned)})
+
+
+@dg.asset(key=ALERTS_KEY, deps=[TIME_LIMITS_KEY], group_name="business_casework", kinds={"sql"},
+          description="电子监察:超期环节、超政策审批、无审批拨付、重复救助、审批近亲属案件,新发现的写入监察预警")
+def case_alerts(paths: PlatformPaths) -> dg.MaterializeResult:
+    from assistance import casewatch  # noqa: PLC0415
+
+    with _business_session() as session:
+        raised = casewatch.scan(session)
+        by_rule: dict[str, int] = {}
+        for alert in raised:
+            by_rule[alert.rule] = by_rule.get(alert.rule, 0) + 1
+    return dg.MaterializeResult(metadata={"raised": len(raised), "by_rule": dg.MetadataValue.json(by_rule)})
+
+
+@dg.asset(key=ORDERS_KEY, deps=[TIME_LIMITS_KEY], group_name="business_casework", kinds={"sql"},
+          description="资金拨付单:每月为在保的低保、特困、低保边缘待遇生成当月拨付单;待遇终止的电子证照注销")
+def disbursement_orders(paths: PlatformPaths) -> dg.MaterializeResult:
+    from assistance import certificates, funds  # noqa: PLC0415
+
+    period = funds.period_of(dt.datetime.now(dt.UTC))
+    with _business_session() as session:
+        created = funds.generate_month(session, period)
+        revoked = certificates.revoke_ended(session)
+        session.commit()
+    return dg.MaterializeResult(metadata={"period": period, "orders": len(created), "certificates_revoked": len(revoked)})
+
+
+CASEWORK_JOB = dg.define_asset_job("casework", selection=dg.AssetSelection.assets(TIME_LIMITS_KEY, ALERTS_KEY),
+                                   description="救助业务:办理时限与电子监察(每30分钟)")
+MONTHLY_JOB = dg.define_asset_job("casework_monthly", selection=dg.AssetSelection.assets(ORDERS_KEY),
+                                  description="救助业务:当月资金拨付单与证照注销(每月1日)")
+SCHEDULES = [
+    dg.ScheduleDefinition(job=CASEWORK_JOB, cron_schedule="*/30 * * * *", execution_timezone="Asia/Shanghai"),
+    dg.ScheduleDefinition(job=MONTHLY_JOB, cron_schedule="0 2 1 * *", execution_timezone="Asia/Shanghai"),
+]
+JOBS = [CASEWORK_JOB, MONTHLY_JOB]
+ASSETS = [case_time_limits, case_alerts, disbursement_orders]
