@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from assistance import archives, cases, catalogue, flows
+from assistance import archives, cases, casewatch, catalogue, flows, relatives
 from dashboards.staff.runtime import business_session, china_time, now
 from jiuzhu import access, ids, regions, settings
 
@@ -83,6 +83,8 @@ def case_detail(user: access.Principal, acceptance_no: str) -> dict:
             "proposed_amount": case.proposed_amount, "approved_amount": case.approved_amount,
             "verification_request_no": case.verification_request_no,
             "verification_status_zh": view.verification_status_zh,
+            # 近亲属备案: a relative of staff or a village cadre needs a mandatory home visit
+            "must_visit": casewatch.must_visit(db, case),
             "members": pd.DataFrame([{"姓名": m.name, "身份证号码": ids.mask(m.person_id),
                                       "与户主关系": cases.RELATIONS_ZH.get(m.relation, m.relation)}
                                      for m in view.members]),
@@ -138,3 +140,16 @@ def archive_file(user: access.Principal, archive_no: str, purpose: str) -> dict:
         doc, check = archives.open_document(db, user, archive_no, purpose=purpose, clock=now)
         return {"filename": doc.filename, "media_type": doc.media_type, "content": doc.content, "intact": check.intact,
                 "problem_zh": check.problem_zh, "sm3": doc.sm3, "archived_at": china_time(doc.archived_at)}
+
+
+def my_relatives(user: access.Principal) -> pd.DataFrame:
+    with business_session() as db:
+        rows = relatives.relatives_of(db, user.username)
+    return pd.DataFrame([{"身份证号码": ids.mask(r.person_id), "关系": r.relation_zh,
+                          "备案时间": china_time(r.filed_at, seconds=False)} for r in rows],
+                        columns=["身份证号码", "关系", "备案时间"])
+
+
+def file_relative(user: access.Principal, person_id: str, relation_zh: str) -> None:
+    with business_session() as db:
+        relatives.file_relative(db, user, person_id, relation_zh, clock=now)

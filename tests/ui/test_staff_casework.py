@@ -87,3 +87,22 @@ def test_the_case_pages_are_not_offered_to_a_role_without_case_handling(staff):
     for page in ("views/acceptance.py", "views/tasks.py", "views/archives.py"):
         with pytest.raises(ValueError):
             at.switch_page(page)
+
+
+def test_a_worker_files_a_relative_whose_application_is_then_marked_for_a_home_visit(staff, monkeypatch):
+    monkeypatch.setenv("JIUZHU_ALLOW_DEMO_KEY", "1")
+    relative = _person(7)
+    at = _open("jingban01", "views/tasks.py")
+    at.text_input(key="tasks_relative_id").input(relative[:-1] + ("0" if relative[-1] != "0" else "1"))
+    at.button(key="tasks_relative_file").click().run()
+    assert any("身份证" in e for e in texts(at.error))  # a wrong check digit
+    at.text_input(key="tasks_relative_id").input(relative)
+    at.button(key="tasks_relative_file").click().run()
+    assert not at.error, texts(at.error)
+    at = _open("jingban01", "views/acceptance.py")
+    _fill(at, relative, files=2)
+    at.button(key="accept_submit").click().run()
+    number = re.search(r"受理编号:(SL\d+)", " ".join(texts(at.success))).group(1)
+    at = _open("shenhe01", "views/tasks.py")
+    at.text_input(key="tasks_case").input(number).run()
+    assert any("须入户调查" in w for w in texts(at.warning))

@@ -4,8 +4,10 @@ from the list shows its family, steps, archive and payments, and the step's acti
 
 import streamlit as st
 
+from assistance import relatives
 from dashboards.staff import auth_state, ui
 from dashboards.staff import casework_services as cs
+from dashboards.staff import funds_services as fs
 
 user = auth_state.require_page("tasks")
 st.title("待办事项")
@@ -30,6 +32,8 @@ if number.strip():
     if ok:
         st.subheader(f"{info['acceptance_no']} · {info['item_zh']} · {info['status_zh']}")
         st.caption(f"{info['region_zh']};{info['channel_zh']},受理时间 {info['accepted_at']};户号 {info['household_no'] or '—'}")
+        if info["must_visit"]:
+            st.warning("申请家庭有成员是工作人员或村(居)干部的备案近亲属:须入户调查,备案人不得办理本案。")
         if info["verification_request_no"]:
             verdict = f",核对结论:{info['assessment']}" if info["assessment"] else ""
             st.markdown(f"**家庭经济状况核对** 核对申请 {info['verification_request_no']}"
@@ -85,3 +89,28 @@ if number.strip():
                         if done:
                             st.success("已办理。")
                             st.rerun()
+
+if user.role == "approver":
+    with st.expander("财务退回的资金拨付单"):
+        returned = ui.guarded(fs.returned_orders, user)
+        if returned is not None:
+            ui.table(returned, key="tasks_returned", empty="没有被退回的拨付单。")
+            if not returned.empty:
+                order_no = st.selectbox("拨付单", returned["拨付单号"].tolist(), key="tasks_returned_no")
+                corrected = st.number_input("更正后的金额(元)", min_value=0.0, step=10.0, key="tasks_returned_amount")
+                reason = st.text_input("更正说明", key="tasks_returned_note")
+                if st.button("提交更正", key="tasks_returned_submit"):
+                    _, done = ui.attempt(fs.correct_order, user, order_no, corrected, reason)
+                    if done:
+                        st.success("已更正,拨付单重新进入财务审核。")
+
+with st.expander("近亲属备案"):
+    st.caption("工作人员和村(居)干部须备案本人的近亲属;近亲属的申请须入户调查,本人不得办理。")
+    ui.table(ui.guarded(cs.my_relatives, user), key="tasks_relatives", empty="尚未备案近亲属。")
+    r1, r2 = st.columns([3, 1])
+    relative_id = r1.text_input("近亲属身份证号码", key="tasks_relative_id")
+    relation = r2.selectbox("关系", list(relatives.RELATIONS_ZH), key="tasks_relative_relation")
+    if st.button("备案", key="tasks_relative_file"):
+        _, done = ui.attempt(cs.file_relative, user, relative_id, relation)
+        if done:
+            st.success("已备案。")
