@@ -65,6 +65,8 @@ demo: setup
 	$(BIN)/dagster asset materialize -m pipelines.definitions --partition $(LAST_MONTH) \
 	  --select 'key:"gold/monitoring/risk_scores" or key:"business/monitoring_warnings"'
 	$(BIN)/jiuzhu users seed-demo
+	$(BIN)/jiuzhu casework seed
+	$(BIN)/dagster job execute -m pipelines.definitions -j casework
 	$(BIN)/jiuzhu status
 	$(BIN)/jiuzhu exchange status
 ifeq ($(SERVE),1)

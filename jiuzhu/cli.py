@@ -286,6 +286,34 @@ def audit_export(out: Path, fmt: str, username: str, purpose: str) -> None:
     click.echo(f"已导出审计日志{count}条 -> {out}")
 
 
+@main.group("casework")
+def casework_group() -> None:
+    """救助业务:事项库与知识库初始数据、办理时限与电子监察。"""
+
+
+@casework_group.command("seed")
+def casework_seed() -> None:
+    """Publish the province's catalogue of aid items and the policy documents' summaries (once)."""
+    from assistance import catalogue, knowledge  # noqa: PLC0415
+
+    with _business_session() as session:
+        items = catalogue.seed(session)
+        documents = knowledge.seed_documents(session)
+    click.echo(f"救助事项库:新发布{items}项;知识库:新增政策文件{documents}件")
+
+
+@casework_group.command("sweep")
+def casework_sweep() -> None:
+    """Run the time limits (办结预警, escalation, publicity, verification results) and the case rules now."""
+    from assistance import cases, casewatch  # noqa: PLC0415
+
+    with _business_session() as session:
+        result = cases.sweep(session)
+        raised = casewatch.scan(session)
+    click.echo(f"即将到期{len(result.warned)}个、新超期{len(result.overdue)}个、公示期满{len(result.publicity_closed)}个、"
+               f"核对结论回填{len(result.verified)}个;新监察预警{len(raised)}条")
+
+
 @main.group("users")
 def users_group() -> None:
     """用户账户:演示账户、修改密码。"""

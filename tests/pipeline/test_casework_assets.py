@@ -49,3 +49,19 @@ def test_the_casework_assets_sweep_scan_and_generate_the_month(tmp_path, monkeyp
         period = funds.period_of(datetime.now(UTC))
         orders = s.scalars(select(DisbursementOrder).where(DisbursementOrder.period == period)).all()
         assert [(o.amount, o.channel) for o in orders] == [(600.0, "card")]
+
+
+def test_the_casework_commands_seed_once_and_sweep(tmp_path):
+    from click.testing import CliRunner
+
+    from jiuzhu import cli
+
+    env = {"JIUZHU_BUSINESS_DB_URL": f"sqlite:///{tmp_path / 'b.sqlite'}", "JIUZHU_HOME": str(tmp_path / "home"),
+           "JIUZHU_ALLOW_DEMO_KEY": "1"}
+    first = CliRunner().invoke(cli.main, ["casework", "seed"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "新发布9项" in first.output
+    again = CliRunner().invoke(cli.main, ["casework", "seed"], env=env)
+    assert "新发布0项" in again.output and "新增政策文件0件" in again.output
+    swept = CliRunner().invoke(cli.main, ["casework", "sweep"], env=env)
+    assert swept.exit_code == 0 and "新监察预警0条" in swept.output

@@ -16,6 +16,13 @@ PAGES = {
     "overview": "views/overview.py",
     "analysis": "views/analysis.py",
     "monthly": "views/monthly.py",
+    "catalogue": "views/catalogue.py",
+    "knowledge": "views/knowledge.py",
+    "acceptance": "views/acceptance.py",
+    "tasks": "views/tasks.py",
+    "archives": "views/archives.py",
+    "funds": "views/funds.py",
+    "certificates": "views/certificates.py",
     "verification": "views/verification.py",
     "monitoring": "views/monitoring.py",
     "search": "views/search.py",
@@ -28,20 +35,25 @@ PAGES = {
     "security": "views/security.py",
     "password": "views/password.py",
 }
-TITLES = {"overview": "总览", "analysis": "分布分析", "monthly": "统计月报", "verification": "核对工作台", "monitoring": "监测预警", "search": "人员查询", "supervision": "电子监察",
+TITLES = {"overview": "总览", "analysis": "分布分析", "monthly": "统计月报", "catalogue": "救助事项库", "knowledge": "知识库",
+          "acceptance": "一门受理", "tasks": "待办事项", "archives": "档案管理", "funds": "资金监管",
+          "certificates": "电子证照", "verification": "核对工作台", "monitoring": "监测预警", "search": "人员查询", "supervision": "电子监察",
           "exchange": "数据交换", "dictionary": "数据字典",
           "regions": "行政区划", "users": "用户管理", "audit": "审计日志", "security": "安全策略", "password": "修改密码"}
 EVERYONE = {"dictionary", "regions", "password"}
-BUSINESS = {"overview", "analysis", "monthly"}
+BUSINESS = {"overview", "analysis", "monthly", "catalogue", "knowledge"}
 # Written out by hand from the permission matrix in docs/security.md, not derived from the code.
 EXPECTED = {
     "hedui01": BUSINESS | {"verification", "search", "monitoring"} | EVERYONE,  # 核对员
-    "jingban01": BUSINESS | {"verification", "search", "monitoring"} | EVERYONE,  # 经办人
-    "shenpi01": BUSINESS | {"search"} | EVERYONE,  # 审批人
+    "jingban01": BUSINESS | {"verification", "search", "monitoring", "acceptance", "tasks", "archives"}
+    | EVERYONE,  # 经办人
+    "shenpi01": BUSINESS | {"search", "tasks", "archives", "certificates"} | EVERYONE,  # 审批人 (county)
+    "shenhe01": BUSINESS | {"search", "tasks", "archives", "certificates"} | EVERYONE,  # 审批人 (township)
+    "caiwu01": BUSINESS | {"funds"} | EVERYONE,  # 财务人员
     "fenxi01": BUSINESS | EVERYONE,  # 分析员
     "juece01": BUSINESS | EVERYONE,  # 决策者
     "shuju01": BUSINESS | {"exchange"} | EVERYONE,  # 数据工程师
-    "jijian01": BUSINESS | {"audit", "supervision"} | EVERYONE,  # 纪检监察员
+    "jijian01": BUSINESS | {"audit", "supervision", "archives"} | EVERYONE,  # 纪检监察员
     "xitong01": {"exchange", "users"} | EVERYONE,  # 系统管理员
     "anquan01": {"security"} | EVERYONE,  # 安全管理员
     "shenji01": {"audit"} | EVERYONE,  # 审计管理员
