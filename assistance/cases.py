@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -55,6 +56,7 @@ ROSTER_CATEGORY = {"城市低保": "dibao", "农村低保": "dibao", "城市特�
                    "低保边缘": "margin"}
 DEFAULT_EXCLUSIVE = {"dibao": ("dibao", "tekun"), "tekun": ("dibao", "tekun")}
 SYSTEM = "system:casework"
+log = logging.getLogger(__name__)
 
 
 class CaseError(CodedError):
@@ -440,7 +442,22 @@ def complete(session: Session, user: access.Principal, acceptance_no: str, outco
     else:
         _advance(session, case, flow, stepdef, clock, user)
     session.commit()
+    _watch(session, case, clock)
     return case
+
+
+def _watch(session: Session, case: AssistanceCase, clock: audit.Clock) -> None:
+    """电子监察 in real time: the case's rules run right after each step (the scheduled scan runs them
+    all again; a failure here never undoes the step, it is logged and left to that scan)."""
+    from assistance import casewatch  # casewatch reads the flows and catalogue: loaded when first needed
+
+    try:
+        casewatch.scan(session, clock=clock, case_ids={case.id})
+        session.commit()
+    except Exception:  # the step is committed; the scheduled scan repeats this
+        session.rollback()
+        log.warning("real-time case supervision failed for one case; the scheduled scan will repeat it",
+                    exc_info=True)
 
 
 def _automatic_zh(kind: str) -> str:
@@ -851,6 +868,40 @@ def progress(session: Session, acceptance_no: str, person_id: str, *, clock: aud
              for s in steps_of(session, case)]
     return Progress(case.acceptance_no, _item_names(session).get(case.aid_item_code, case.aid_item_code),
                     STATUS_ZH[case.status], case.created_at.astimezone(BEIJING).strftime(day), steps)
+
+
+def record_household_change(session: Session, user: access.Principal, acceptance_no: str, kind: str,
+                            description: str, effective_on: str, *,
+                            clock: audit.Clock = audit.utc_now) -> None:
+    """家庭变更登记: a migration, a member or information change (benefit changes are recorded by the
+    flow itself), kept with the case and the household."""
+    case = get(session, acceptance_no)
+    if kind not in archives.CHANGE_KINDS or kind == "benefit_change":
+        raise CaseError("CHANGE_KIND_UNKNOWN", "变更类别须为迁移、成员变更或信息变更")
+    if not description.strip():
+        raise CaseError("NOTE_REQUIRED", "请写明变更内容")
+    try:
+        day = _dt.date.fromisoformat(effective_on)
+    except ValueError:
+        raise CaseError("DATE_INVALID", f"变更日期“{effective_on}”无效,应为YYYY-MM-DD") from None
+    if not case.household_no:
+        raise CaseError("HOUSEHOLD_MISSING", "该申请没有登记户编号,不能记录家庭变更")
+    access.authorize_and_audit(session, user, "handle_case", case.region_code, _subject(case),
+                               purpose=f"登记家庭变更(受理编号{acceptance_no})",
+                               detail={"acceptance_no": acceptance_no, "kind": kind}, clock=clock)
+    archives.record_change(session, household_no=case.household_no, kind=kind, case=case,
+                           detail={"变更": archives.CHANGE_KINDS[kind], "内容": description.strip()},
+                           effective_on=day.isoformat(), recorded_by=user.username, clock=clock)
+    session.commit()
+
+
+def household_changes(session: Session, case: AssistanceCase) -> list:
+    from jiuzhu.business.models import HouseholdChange
+
+    if not case.household_no:
+        return []
+    return list(session.scalars(select(HouseholdChange).where(HouseholdChange.household_no == case.household_no)
+                                .order_by(HouseholdChange.recorded_at)))
 
 
 def end_benefit(session: Session, user: access.Principal, benefit_id: int, reason: str, *,

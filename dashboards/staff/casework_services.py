@@ -5,6 +5,8 @@ on a case, the archive search. Every call goes through ``assistance.cases`` / ``
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from assistance import archives, cases, casewatch, catalogue, flows, relatives
@@ -94,6 +96,11 @@ def case_detail(user: access.Principal, acceptance_no: str) -> dict:
             "documents": pd.DataFrame([{"档案号": d.archive_no, "类别": archives.KINDS.get(d.kind, d.kind),
                                         "名称": d.title, "归档时间": china_time(d.archived_at, seconds=False),
                                         "SM3": d.sm3[:16] + "…"} for d in view.documents]),
+            "changes": pd.DataFrame([{"变更类别": archives.CHANGE_KINDS.get(c.kind, c.kind),
+                                      "内容": "；".join(f"{k}:{v}" for k, v in json.loads(c.detail_json).items()),
+                                      "生效日期": c.effective_on, "登记人": c.recorded_by,
+                                      "登记时间": china_time(c.recorded_at, seconds=False)}
+                                     for c in cases.household_changes(db, case)]),
             "orders": pd.DataFrame([{"拨付单号": o.order_no, "月份": o.period, "金额(元)": f"{o.amount:,.2f}",
                                      "渠道": "社保卡(一卡通)" if o.channel == "card" else "银行代发",
                                      "状态": o.status} for o in view.orders]),
@@ -119,6 +126,9 @@ def act(user: access.Principal, acceptance_no: str, what: str, *, note: str = ""
             cases.transfer(db, user, acceptance_no, to_region or "", note, clock=now)
         elif what == "object":
             cases.object_publicity(db, user, acceptance_no, note, clock=now)
+        elif what.startswith("change:"):
+            cases.record_household_change(db, user, acceptance_no, what.split(":", 1)[1], note,
+                                          to_region or "", clock=now)
         elif what == "resubmit":
             cases.resubmit_verification(db, user, acceptance_no, clock=now)
         else:

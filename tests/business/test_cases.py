@@ -394,3 +394,30 @@ def test_tampering_with_an_archived_document_is_detected(seeded, office, clock):
     assert "签名不符" in checked[third.archive_no].problem_zh
     assert all(c.intact for no, c in checked.items() if no not in (first.archive_no, second.archive_no,
                                                                       third.archive_no))
+
+
+def test_an_officer_approving_a_filed_relatives_case_is_flagged_at_once(seeded, office, clock):
+    from assistance import relatives
+    from jiuzhu.business.models import CaseAlert
+
+    family = casekit.family(61)
+    relatives.file_relative(seeded, office["town_ap"], family[1].person_id, "子女", clock=clock)
+    case = _accept(seeded, office, clock, item="temporary_urgent", members=family)
+    cases.complete(seeded, office["town_ap"], case.acceptance_no, "pass", note="同意", amount=500.0, clock=clock)
+    alert = seeded.scalar(select(CaseAlert).where(CaseAlert.rule == "relative_approval"))
+    assert alert is not None and alert.case_id == case.id and alert.severity == "high"
+    assert family[1].person_id not in alert.message + alert.detail_json
+
+
+def test_household_changes_are_recorded_with_the_case(seeded, office, clock):
+    case = _accept(seeded, office, clock, item="temporary_urgent")
+    with pytest.raises(cases.CaseError) as err:
+        cases.record_household_change(seeded, office["cw"], case.acceptance_no, "migration", "迁往青羊区",
+                                      "2025-13-01", clock=clock)
+    assert err.value.code == "DATE_INVALID"
+    cases.record_household_change(seeded, office["cw"], case.acceptance_no, "member_change", "新增成员:新生儿",
+                                  "2025-03-01", clock=clock)
+    cases.complete(seeded, office["town_ap"], case.acceptance_no, "pass", note="同意", amount=500.0, clock=clock)
+    changes = cases.household_changes(seeded, case)
+    assert [c.kind for c in changes] == ["member_change", "benefit_change"]
+    assert "新生儿" in changes[0].detail_json and changes[0].recorded_by == office["cw"].username

@@ -48,6 +48,19 @@ if number.strip():
         ui.table(info["steps"], key="tasks_steps")
         st.markdown("**电子档案**")
         ui.table(info["documents"], key="tasks_documents", empty="没有归档材料。")
+        st.markdown("**家庭变更记录**")
+        ui.table(info["changes"], key="tasks_changes", empty="没有变更记录。")
+        with st.expander("登记家庭变更"):
+            kinds = {"migration": "迁移", "member_change": "成员变更", "info_change": "信息变更"}
+            change_kind = st.selectbox("变更类别", list(kinds), format_func=kinds.get, key="tasks_change_kind")
+            change_text = st.text_input("变更内容", key="tasks_change_text")
+            change_day = st.text_input("生效日期(YYYY-MM-DD)", key="tasks_change_day")
+            if st.button("登记变更", key="tasks_change_submit"):
+                _, changed = ui.attempt(cs.act, user, info["acceptance_no"], f"change:{change_kind}", note=change_text,
+                                        to_region=change_day)
+                if changed:
+                    st.success("已登记。")
+                    st.rerun()
         if not info["orders"].empty:
             st.markdown("**资金拨付**")
             ui.table(info["orders"], key="tasks_orders")
