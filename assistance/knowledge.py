@@ -139,8 +139,8 @@ def _index(session: Session, doc: PolicyDocument) -> None:
     title = terms(doc.title)
     counts = Counter(title) + Counter(terms(doc.body))
     in_title = set(title)
-    session.add_all(PolicyTerm(document_id=doc.id, term=t, count=n, in_title=t in in_title)
-                    for t, n in sorted(counts.items()))
+    session.add_all(PolicyTerm(document_id=doc.id, term=t, count=n, in_title=t in in_title,
+                               updated_at=doc.updated_at) for t, n in sorted(counts.items()))
 
 
 # --- documents ------------------------------------------------------------------------------------------

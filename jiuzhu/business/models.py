@@ -356,6 +356,7 @@ class PolicyTerm(Base):
     term: Mapped[str] = mapped_column(String(64), nullable=False)
     count: Mapped[int] = mapped_column(Integer, nullable=False)
     in_title: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
     __table_args__ = (
         UniqueConstraint("document_id", "term", name="uq_policy_terms_document_term"),

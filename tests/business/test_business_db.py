@@ -13,13 +13,18 @@ from jiuzhu.business.models import Base
 def test_migrations_build_exactly_the_models(engine):
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-        assert MigrationContext.configure(conn).get_current_revision() == "0005_security_settings"
+        assert MigrationContext.configure(conn).get_current_revision() == "0006_business_platform"
 
 
 def test_every_table_carries_updated_at_for_incremental_mirroring(engine):
     tables = set(inspect(engine).get_table_names()) - {"alembic_version"}
     assert tables == {"users", "audit_log", "verification_requests", "verification_request_members",
-                      "verification_reports", "reverification_tasks", "monitoring_warnings", "security_settings"}
+                      "verification_reports", "reverification_tasks", "monitoring_warnings", "security_settings",
+                      # the business platform (0006)
+                      "aid_items", "policy_documents", "policy_attachments", "policy_terms", "assistance_cases",
+                      "case_members", "case_steps", "archive_documents", "household_changes", "benefits",
+                      "disbursement_orders", "payment_batches", "payment_results", "reconciliation_issues",
+                      "case_alerts", "staff_relatives", "certificates"}
     for table in tables:
         assert "updated_at" in {c["name"] for c in inspect(engine).get_columns(table)}
 

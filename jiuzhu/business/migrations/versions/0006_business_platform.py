@@ -390,6 +390,7 @@ def upgrade() -> None:
         sa.Column("term", sa.String(length=64), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("in_title", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("document_id", "term", name="uq_policy_terms_document_term"),
     )
