@@ -2,7 +2,8 @@
 verification centre assesses it from the lake with the marts' definition, the township reviews
 (late: the step goes overdue and is escalated, and the supervision scan raises it), the county
 approves, publicity runs, the disbursement order is checked by finance, paid by the bank and
-reconciled — every step on a controllable clock, on SQLite and PostgreSQL."""
+reconciled — every step on a controllable clock. (The flow on PostgreSQL is covered by test_cases;
+this one runs once, on SQLite, beside the other tests of the tiny lake.)"""
 
 from __future__ import annotations
 
@@ -15,11 +16,28 @@ from deltalake import DeltaTable
 from sqlalchemy import select
 
 from assistance import cases, casewatch, catalogue, payments
+from jiuzhu.business import db
 from jiuzhu.business.models import Benefit, CaseAlert, DisbursementOrder, PaymentBatch
 from tests.business import casekit
+from tests.business.conftest import FakeClock
 from verification import requests as vr
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_lake")]
+
+
+@pytest.fixture
+def session(tmp_path):
+    url = f"sqlite:///{tmp_path / 'business.sqlite'}"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    with db.session_factory(engine)() as s:
+        yield s
+    engine.dispose()
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(datetime(2025, 3, 3, 2, 0, tzinfo=UTC))
 
 
 @pytest.fixture
