@@ -375,12 +375,16 @@ def _proposed_amount(result_json: str | None, category: str) -> float | None:
     return float(max(Decimal(0), gap.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)))
 
 
-def _authorise(session: Session, user: access.Principal, case: AssistanceCase, step: CaseStep, purpose: str,
-               clock: audit.Clock, detail: dict | None = None) -> None:
-    offices = {step.office_code} | ({step.escalated_to} if step.escalated_to else set())
-    if user.jurisdiction_code not in offices:
+def _require_office(user: access.Principal, step: CaseStep) -> None:
+    """A step is done by its own office, or by the office it was escalated to."""
+    if user.jurisdiction_code not in {step.office_code} | ({step.escalated_to} if step.escalated_to else set()):
         tree = regions.load()
         raise CaseError("NOT_YOUR_OFFICE", f"该环节由{tree.full_name(step.office_code)}办理,不在您的职责范围")
+
+
+def _authorise(session: Session, user: access.Principal, case: AssistanceCase, step: CaseStep, purpose: str,
+               clock: audit.Clock, detail: dict | None = None) -> None:
+    _require_office(user, step)
     access.authorize_and_audit(session, user, step.action, case.region_code, _subject(case), purpose=purpose,
                                detail={"acceptance_no": case.acceptance_no, "step": step.step_code, **(detail or {})},
                                clock=clock)
@@ -549,9 +553,7 @@ def transfer(session: Session, user: access.Principal, acceptance_no: str, to_re
         raise CaseError("TRANSFER_LEVEL", f"只能转办给同级({flows.OFFICE_ZH[step.office_level]})办理机构")
     if target == step.office_code:
         raise CaseError("TRANSFER_SAME", "不能转办给本机构")
-    offices = {step.office_code} | ({step.escalated_to} if step.escalated_to else set())
-    if user.jurisdiction_code not in offices:
-        raise CaseError("NOT_YOUR_OFFICE", f"该环节由{tree.full_name(step.office_code)}办理,不在您的职责范围")
+    _require_office(user, step)
     access.authorize_and_audit(session, user, "handle_case", case.region_code, _subject(case),
                                purpose=f"转办(受理编号{acceptance_no}):{reason}",
                                detail={"acceptance_no": acceptance_no, "step": step.step_code, "to": target}, clock=clock)
@@ -602,10 +604,7 @@ def resume(session: Session, user: access.Principal, acceptance_no: str, *,
 
 def _authorise_handling(session: Session, user: access.Principal, case: AssistanceCase, step: CaseStep,
                         purpose: str, clock: audit.Clock) -> None:
-    offices = {step.office_code} | ({step.escalated_to} if step.escalated_to else set())
-    if user.jurisdiction_code not in offices:
-        tree = regions.load()
-        raise CaseError("NOT_YOUR_OFFICE", f"该环节由{tree.full_name(step.office_code)}办理,不在您的职责范围")
+    _require_office(user, step)
     access.authorize_and_audit(session, user, "handle_case", case.region_code, _subject(case), purpose=purpose,
                                detail={"acceptance_no": case.acceptance_no, "step": step.step_code}, clock=clock)
 

@@ -23,9 +23,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json
-import os
 import re
-import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -41,7 +39,7 @@ from jiuzhu import access, audit, masking, regions
 from jiuzhu.business.models import AssistanceCase, Benefit, Certificate
 from jiuzhu.errors import CodedError
 from jiuzhu.supervision import BEIJING
-from verification import signing
+from verification import report, signing
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 FORMAT = "JZZZ1"
@@ -190,27 +188,11 @@ def render_html(content: dict, digest: str, check_code: str, key_id: str, *, dem
                               qr_svg=qr.svg_data_uri(scale=2, border=2), demo=demo)
 
 
-_RENDER_LOCK = threading.Lock()
-
-
 def render_pdf(content: dict, check_code: str, signer: signing.Signer) -> bytes:
     """The certificate as a signed PDF, a function of the content alone (same content, same bytes)."""
-    import weasyprint  # 1-2 s to import: only when a certificate is rendered
-
     digest = content_hash(content)
     html = render_html(content, digest, check_code, signer.key_id, demo=signer.demo)
-    issued = _dt.datetime.fromisoformat(content["issued_at_iso"])
-    # fontTools stamps embedded font subsets with "now" unless SOURCE_DATE_EPOCH is set (see report.py)
-    with _RENDER_LOCK:
-        saved = os.environ.get("SOURCE_DATE_EPOCH")
-        os.environ["SOURCE_DATE_EPOCH"] = str(int(issued.timestamp()))
-        try:
-            pdf = weasyprint.HTML(string=html, base_url=str(TEMPLATES)).write_pdf(custom_metadata=True)
-        finally:
-            if saved is None:
-                os.environ.pop("SOURCE_DATE_EPOCH", None)
-            else:
-                os.environ["SOURCE_DATE_EPOCH"] = saved
+    pdf = report.write_pdf_at(html, TEMPLATES, _dt.datetime.fromisoformat(content["issued_at_iso"]))
     embedded = pdf + CONTENT_MARK + base64.b64encode(canonical(content)) + b"\n"
     return signing.sign_pdf(embedded, content["cert_no"], signer)
 

@@ -259,27 +259,30 @@ def render_html(content: dict, digest: str, qr: str, *, demo: bool) -> str:
     return _template().render(c=content, digest=digest, qr_svg=svg, yuan=_yuan, demo=demo)
 
 
-def render_pdf(content: dict, signer: signing.Signer) -> tuple[bytes, str]:
-    """The signed PDF and its content hash."""
-    import weasyprint  # 1-2 s to import: only when a report is rendered
+_RENDER_LOCK = threading.Lock()
 
-    digest = content_hash(content)
-    html = render_html(content, digest, qr_payload(content, digest, signer), demo=signer.demo)
-    issued = _dt.datetime.fromisoformat(content["issued_at_iso"])
-    # fontTools stamps each embedded font subset with "now" unless SOURCE_DATE_EPOCH is set: the
-    # issue time makes the file a function of the content alone (the environment is process-wide,
-    # so renders take turns)
+
+def write_pdf_at(html: str, base_url: Path, moment: _dt.datetime) -> bytes:
+    """WeasyPrint's PDF of ``html`` as of ``moment``: fontTools stamps each embedded font subset with
+    "now" unless SOURCE_DATE_EPOCH is set, so the issue time makes the file a function of the content
+    alone (the environment is process-wide, so renders take turns). Reports and certificates use it."""
+    import weasyprint  # 1-2 s to import: only when a document is rendered
+
     with _RENDER_LOCK:
         saved = os.environ.get("SOURCE_DATE_EPOCH")
-        os.environ["SOURCE_DATE_EPOCH"] = str(int(issued.timestamp()))
+        os.environ["SOURCE_DATE_EPOCH"] = str(int(moment.timestamp()))
         try:
-            pdf = weasyprint.HTML(string=html, base_url=str(TEMPLATES)).write_pdf(custom_metadata=True)
+            return weasyprint.HTML(string=html, base_url=str(base_url)).write_pdf(custom_metadata=True)
         finally:
             if saved is None:
                 os.environ.pop("SOURCE_DATE_EPOCH", None)
             else:
                 os.environ["SOURCE_DATE_EPOCH"] = saved
+
+
+def render_pdf(content: dict, signer: signing.Signer) -> tuple[bytes, str]:
+    """The signed PDF and its content hash."""
+    digest = content_hash(content)
+    html = render_html(content, digest, qr_payload(content, digest, signer), demo=signer.demo)
+    pdf = write_pdf_at(html, TEMPLATES, _dt.datetime.fromisoformat(content["issued_at_iso"]))
     return signing.sign_pdf(pdf, content["report_no"], signer), digest
-
-
-_RENDER_LOCK = threading.Lock()
