@@ -21,13 +21,16 @@ from jiuzhu.supervision import BEIJING
 _FIXED_HOLIDAYS = {(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)}
 
 
+# the years the installed schedule covers (the State Council publishes one year at a time)
+_PUBLISHED_YEARS = frozenset(day.year for day in chinese_calendar.holidays)
+
+
 @lru_cache(maxsize=4096)
 def _is_workday(day: _dt.date) -> tuple[bool, bool]:
     """(is a working day, known from the published schedule)."""
-    try:
+    if day.year in _PUBLISHED_YEARS:
         return chinese_calendar.is_workday(day), True
-    except NotImplementedError:
-        return day.weekday() < 5 and (day.month, day.day) not in _FIXED_HOLIDAYS, False
+    return day.weekday() < 5 and (day.month, day.day) not in _FIXED_HOLIDAYS, False
 
 
 def is_workday(day: _dt.date) -> bool:
