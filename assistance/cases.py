@@ -21,7 +21,6 @@ import datetime as _dt
 import json
 import logging
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -29,7 +28,7 @@ from deltalake import DeltaTable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from assistance import archives, catalogue, flows, funds
+from assistance import archives, benefits, catalogue, flows, funds
 from jiuzhu import access, audit, ids, lake, masking, regions, workdays
 from jiuzhu.business.models import (
     AidItem,
@@ -363,18 +362,6 @@ def _request_verification(session: Session, case: AssistanceCase, user: access.P
     case.verification_request_no = request.request_no
 
 
-def _proposed_amount(result_json: str | None, category: str) -> float | None:
-    """The suggested monthly top-up (补差) from the verification: standard × size − family income."""
-    if not result_json or category != "dibao":
-        return None
-    profile = json.loads(result_json).get("profile") or {}
-    standard, members, income = profile.get("standard_yuan"), profile.get("members"), profile.get("counted_income_yuan")
-    if standard is None or not members or income is None:
-        return None
-    gap = Decimal(str(standard)) * int(members) - Decimal(str(income))
-    return float(max(Decimal(0), gap.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)))
-
-
 def _require_office(user: access.Principal, step: CaseStep) -> None:
     """A step is done by its own office, or by the office it was escalated to."""
     if user.jurisdiction_code not in {step.office_code} | ({step.escalated_to} if step.escalated_to else set()):
@@ -420,10 +407,12 @@ def complete(session: Session, user: access.Principal, acceptance_no: str, outco
                                                         CaseStep.status == "done").order_by(CaseStep.seq.desc()))
         if earlier is not None and earlier.handled_by == user.username:
             raise CaseError("FOUR_EYES", f"“{step.name_zh}”须由“{earlier.name_zh}”的办理人以外的人员办理")
+    approval = None
     if stepdef.kind == "approval" and outcome == "pass":
-        amount = case.proposed_amount if amount is None else amount
-        if amount is None or amount < 0:
-            raise CaseError("AMOUNT_REQUIRED", "审批通过须确定救助金额(元/月,不得为负)")
+        try:
+            approval = benefits.approve(case, amount, note, funds.period_of(_now(clock)))
+        except benefits.BenefitError as exc:
+            raise CaseError(exc.code, exc.message) from None
     previous = _previous(flow, step.step_code) if outcome == "return" else None
     if outcome == "return" and (previous is None or previous.kind in ("verification", "acceptance")):
         raise CaseError("RETURN_IMPOSSIBLE", f"“{step.name_zh}”不能退回:上一环节须重新受理或重新核对")
@@ -432,12 +421,16 @@ def complete(session: Session, user: access.Principal, acceptance_no: str, outco
     now = _now(clock)
     step.status, step.outcome, step.handled_by, step.completed_at = "done", outcome, user.username, now
     step.note, step.updated_at = note.strip() or None, now
-    if stepdef.kind == "approval" and outcome == "pass":
-        case.approved_amount = round(float(amount), 2)
+    if approval is not None:
+        case.approved_amount = approval.amount
+        case.benefit_facts_json = approval.facts_json
+        case.proposed_breakdown_json = approval.breakdown_json or case.proposed_breakdown_json
     if stepdef.kind in ("review", "approval"):
         archives.archive_record(session, case=case, kind="decision", title=f"{step.name_zh}意见", record={
             "受理编号": case.acceptance_no, "环节": step.name_zh, "结果": OUTCOME_ZH[outcome], "意见": note.strip(),
-            "救助金额(元/月)": case.approved_amount if outcome == "pass" else None, "办理人": user.username,
+            "救助金额(元/月)": case.approved_amount if outcome == "pass" else None,
+            "金额计算": _breakdown_text(case) if stepdef.kind == "approval" and outcome == "pass" else None,
+            "办理人": user.username,
             "办理时间": now.astimezone(BEIJING).isoformat(timespec="seconds")}, archived_by=user.username, clock=clock)
     if outcome == "refuse":
         _decide(session, case, "refused", note, clock)
@@ -447,6 +440,41 @@ def complete(session: Session, user: access.Principal, acceptance_no: str, outco
         _advance(session, case, flow, stepdef, clock, user)
     session.commit()
     _watch(session, case, clock)
+    return case
+
+
+def _breakdown_text(case: AssistanceCase) -> list[str] | None:
+    """The approved amount's breakdown as printed on the approval record (审批表)."""
+    if not case.proposed_breakdown_json:
+        return None
+    return benefits.entitlement.Breakdown.from_dict(json.loads(case.proposed_breakdown_json)).text_zh()
+
+
+def set_benefit_terms(session: Session, user: access.Principal, acceptance_no: str, terms: benefits.Terms, *,
+                      clock: audit.Clock = audit.utc_now) -> AssistanceCase:
+    """The approver (or the reviewing township) decides how the amount is computed — 整户 or 单人保 and
+    its member, 分散 or 集中供养, each tekun person's self-care ability — and the proposal is recomputed."""
+    case = get(session, acceptance_no)
+    step = _open(session, case)
+    if step.kind not in ("review", "approval"):
+        raise CaseError("STEP_WRONG", "待遇计算方式在审核或审批环节确定")
+    if case.category not in benefits.COMPUTED:
+        raise CaseError("NOT_COMPUTED", "该救助事项的金额由审批人确定,不按待遇计算规则计算")
+    allowed = {"dibao": {"dibao", "single_person"}, "tekun": {"tekun"}}[case.category]
+    if terms.rule_kind not in allowed:
+        raise CaseError("RULE_KIND", f"{catalogue.CATEGORIES[case.category]}不能按“{benefits.entitlement.CATEGORY_ZH.get(terms.rule_kind, terms.rule_kind)}”计算")
+    ids_in_case = {m.person_id for m in members_of(session, case)}
+    if not set(terms.covered) <= ids_in_case or not set(terms.self_care) <= ids_in_case:
+        raise CaseError("MEMBER_UNKNOWN", "所选成员不在该申请的家庭成员中")
+    request = session.scalar(select(VerificationRequest).where(
+        VerificationRequest.request_no == case.verification_request_no)) if case.verification_request_no else None
+    if request is None or not request.result_json:
+        raise CaseError("RESULT_MISSING", "尚无核对结果,不能计算救助金额")
+    _authorise(session, user, case, step, f"确定待遇计算方式(受理编号{acceptance_no})", clock,
+               {"rule_kind": terms.rule_kind})
+    benefits.propose(session, case, request.result_json, funds.period_of(_now(clock)), terms)
+    case.updated_at = _now(clock)
+    session.commit()
     return case
 
 
@@ -501,6 +529,7 @@ def _grant(session: Session, case: AssistanceCase, clock: audit.Clock) -> Benefi
                           holder_name=case.applicant_name, region_code=case.region_code, household_size=len(members),
                           monthly_amount=case.approved_amount or 0.0, start_period=period, status="active",
                           created_at=now, updated_at=now)
+        benefits.grant(benefit, case)
         session.add(benefit)
         session.flush()
     case.status, case.decided_at, case.updated_at = "approved", now, now
@@ -719,7 +748,7 @@ def _sync_verification(session: Session, case: AssistanceCase, step: CaseStep, r
         step.handled_by = request.reviewed_by
         step.note = f"核对结论:{request.assessment}(核对申请{request.request_no})"
         case.assessment = request.assessment
-        case.proposed_amount = _proposed_amount(request.result_json, case.category)
+        benefits.propose(session, case, request.result_json, funds.period_of(now))
         flow = _flow(case, flow_dir)
         _advance(session, case, flow, flow.step(step.step_code), clock, None)
         result.verified.append(case.acceptance_no)

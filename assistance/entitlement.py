@@ -359,7 +359,7 @@ def _addon(person: Person, rules: dict, standard: Decimal, month_end: _dt.date) 
 
 
 def compute(month: HouseholdMonth, *, previous: Breakdown | None = None, rule_sets: tuple[dict, ...] | None = None,
-            standard_of: StandardOf = policy.standard) -> Breakdown:
+            standard_of: StandardOf | None = None) -> Breakdown:
     """The amount of ``month`` with its breakdown. ``previous`` is the breakdown of the month before
     (it carries the gradual-exit state and the amount kept during the exit)."""
     if month.category not in CATEGORY_ZH:
@@ -368,6 +368,7 @@ def compute(month: HouseholdMonth, *, previous: Breakdown | None = None, rule_se
     place = place_of(month, first)
     rules = rules_for(place.county_code, first, rule_sets)
     item = "tekun" if month.category == "tekun" else "dibao"
+    standard_of = standard_of or policy.standard  # looked up at call time: the policy module's table
     standard, parts = _standard_parts(place, item, first, days, rules.get("standard_change", "prorate_days"),
                                       standard_of)
     counted = [p for p in month.members if p.counted_in(last)]

@@ -24,6 +24,7 @@ import codecs
 import csv
 import datetime as _dt
 import io
+import json
 import math
 import re
 from collections import defaultdict
@@ -33,7 +34,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from assistance import catalogue
+from assistance import catalogue, entitlement
 from jiuzhu import access, audit, masking, regions, sqlguard
 from jiuzhu.business.models import (
     Benefit,
@@ -258,6 +259,11 @@ def correct_returned(session: Session, user: access.Principal, order_no: str, *,
     if order.status != "returned":
         raise _status_refused(order, "更正")
     order.amount = new / 100
+    if order.breakdown_json:  # the correction is a line of the order's breakdown: it still adds up
+        breakdown = entitlement.Breakdown.from_dict(json.loads(order.breakdown_json))
+        breakdown.lines.append(entitlement.Line("correction", "拨付单更正", Decimal(new - old) / 100, None, note))
+        breakdown.amount = Decimal(new) / 100
+        order.breakdown_json = json.dumps(breakdown.to_dict(), ensure_ascii=False)
     order.status, order.spot_check, order.checked_by = "pending_check", True, None
     order.return_reason = f"{order.return_reason or ''}(已更正:{note})"
     order.updated_at = clock()

@@ -56,6 +56,59 @@ class Assessment:
     # the family's rows of every table read (and the whole small tables), for the report's detail
     inputs: dict[str, pa.Table] = field(default_factory=dict, repr=False, compare=False)
 
+    def member_facts(self, period: str) -> list[dict]:
+        """What the data read says about each member for the benefit computation (issue #15): birth
+        date, death (death records or the hukou deregistration), a valid disability certificate's
+        grade (1–4) and kind, and serious illness (a 重大疾病 claim in the twelve months to the end of
+        ``period``). Dates as ISO strings; a member without a row in a table has none of it."""
+        end = _month_end(period)
+        start = _dt.date(end.year - 1, end.month + 1, 1) if end.month < 12 else _dt.date(end.year, 1, 1)
+
+        def rows(name: str) -> list[dict]:
+            table = self.inputs.get(name)
+            return table.to_pylist() if table is not None else []
+
+        died: dict[str, _dt.date] = {}
+        for r in rows("deaths"):
+            if r.get("death_date"):
+                died[r["person_id"]] = min(died.get(r["person_id"], _as_date(r["death_date"])), _as_date(r["death_date"]))
+        for r in rows("hukou_events"):
+            if r.get("change_type") == "死亡注销" and r.get("change_date"):
+                day = _as_date(r["change_date"])
+                died[r["person_id"]] = min(died.get(r["person_id"], day), day)
+        grades = {"一级": 1, "二级": 2, "三级": 3, "四级": 4}
+        disability: dict[str, tuple[int, str]] = {}
+        for r in rows("disability"):
+            grade = grades.get(r.get("disability_grade"))
+            valid = r.get("certificate_status") == "有效" and grade and _as_date(r.get("issue_date") or end) <= end
+            if valid and (r["person_id"] not in disability or grade < disability[r["person_id"]][0]):
+                disability[r["person_id"]] = (grade, r.get("disability_type"))
+        ill = {r["person_id"] for r in rows("medical_claims") if r.get("diagnosis_category") == "重大疾病"
+               and r.get("settlement_date") and start <= _as_date(r["settlement_date"]) <= end}
+        out = []
+        for r in sorted(rows("persons"), key=lambda r: (r.get("relation") or "", r["person_id"])):
+            pid = r["person_id"]
+            grade, kind = disability.get(pid, (None, None))
+            out.append({"person_id": pid, "relation": r.get("relation"),
+                        "birth_date": _as_date(r["birth_date"]).isoformat() if r.get("birth_date") else None,
+                        "died_on": died[pid].isoformat() if pid in died else None,
+                        "disability_grade": grade, "disability_kind": kind, "serious_illness": pid in ill})
+        return out
+
+
+def _as_date(value) -> _dt.date:
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    return _dt.date.fromisoformat(str(value)[:10])
+
+
+def _month_end(period: str) -> _dt.date:
+    year, month = (int(x) for x in period.split("-"))
+    first_next = _dt.date(year + (month == 12), month % 12 + 1, 1)
+    return first_next - _dt.timedelta(days=1)
+
 
 def compiled_models(work_dir: Path, lake_root: Path) -> list[dict]:
     """The compiled nodes upstream of the targets, in dependency order (compiled once, cached)."""

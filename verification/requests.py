@@ -130,7 +130,8 @@ def verify(session: Session, user: access.Principal, request_no: str, lake_root:
     request.as_of = as_of
     request.assessment = latest["assessment"]
     reasons = [r for r in result.reasons if r["period"] == latest["period"]]
-    request.result_json = json.dumps({"profile": latest, "reasons": reasons, "table_versions": result.table_versions},
+    request.result_json = json.dumps({"profile": latest, "reasons": reasons, "table_versions": result.table_versions,
+                                      "members": result.member_facts(latest["period"])},
                                      ensure_ascii=False, default=str)
     session.commit()
     return request

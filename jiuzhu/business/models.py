@@ -386,6 +386,8 @@ class AssistanceCase(Base):
     verification_request_no: Mapped[str | None] = mapped_column(String(32), nullable=True)
     assessment: Mapped[str | None] = mapped_column(String(16), nullable=True)
     proposed_amount: Mapped[float | None] = mapped_column(Float, nullable=True)  # yuan per month
+    proposed_breakdown_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # entitlement.Breakdown
+    benefit_facts_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # the facts it is computed on
     approved_amount: Mapped[float | None] = mapped_column(Float, nullable=True)
     decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     duplicate_check_json: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
@@ -531,6 +533,12 @@ class Benefit(Base):
     end_period: Mapped[str | None] = mapped_column(String(7), nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False)  # active | ended
     end_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # issue #15: how the monthly amount is computed (dibao | single_person | tekun; null: set by hand),
+    # on which facts, the latest month's breakdown, and the gradual-exit months left (null: not exiting)
+    rule_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    facts_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    breakdown_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    exit_months_left: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
@@ -556,6 +564,7 @@ class DisbursementOrder(Base):
     payee_person_id: Mapped[str] = mapped_column(String(18), nullable=False)
     payee_name: Mapped[str] = mapped_column(String(64), nullable=False)
     channel: Mapped[str] = mapped_column(String(8), nullable=False)  # card (一卡通) | bank
+    breakdown_json: Mapped[str | None] = mapped_column(Text, nullable=True)  # how the amount was computed
     account_no: Mapped[str] = mapped_column(String(32), nullable=False)
     region_code: Mapped[str] = mapped_column(String(12), nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -641,6 +650,41 @@ class ReconciliationIssue(Base):
         CheckConstraint("kind IN ('missing', 'duplicate', 'wrong_amount', 'unknown_order', 'failed', "
                         "'wrong_payee')", name="ck_reconciliation_issues_kind"),
         Index("ix_reconciliation_issues_batch", "batch_no"),
+    )
+
+
+class BenefitAdjustment(Base):
+    """后补追缴: a paid month that data delivered later shows was paid wrongly — recovered (追缴) when
+    overpaid, paid back (补发) when underpaid — raised for review, one per disbursement order."""
+
+    __tablename__ = "benefit_adjustments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    benefit_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    case_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    order_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    period: Mapped[str] = mapped_column(String(7), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # recovery | back_pay
+    paid_amount: Mapped[float] = mapped_column(Float, nullable=False)
+    correct_amount: Mapped[float] = mapped_column(Float, nullable=False)
+    difference: Mapped[float] = mapped_column(Float, nullable=False)  # correct − paid
+    reasons_json: Mapped[str] = mapped_column(Text, nullable=False)  # what the later data changed, in Chinese
+    breakdown_json: Mapped[str] = mapped_column(Text, nullable=False)  # the correct amount's breakdown
+    table_versions_json: Mapped[str] = mapped_column(Text, nullable=False)  # the data it was found in
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("order_id", name="uq_benefit_adjustments_order"),
+        CheckConstraint("kind IN ('recovery', 'back_pay')", name="ck_benefit_adjustments_kind"),
+        CheckConstraint("status IN ('pending_review', 'confirmed', 'dismissed')", name="ck_benefit_adjustments_status"),
+        Index("ix_benefit_adjustments_region_status", "region_code", "status"),
+        Index("ix_benefit_adjustments_updated_at", "updated_at"),
     )
 
 

@@ -13,7 +13,7 @@ from jiuzhu.business.models import Base
 def test_migrations_build_exactly_the_models(engine):
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-        assert MigrationContext.configure(conn).get_current_revision() == "0006_business_platform"
+        assert MigrationContext.configure(conn).get_current_revision() == "0007_benefit_mechanics"
 
 
 def test_every_table_carries_updated_at_for_incremental_mirroring(engine):
@@ -24,7 +24,9 @@ def test_every_table_carries_updated_at_for_incremental_mirroring(engine):
                       "aid_items", "policy_documents", "policy_attachments", "policy_terms", "assistance_cases",
                       "case_members", "case_steps", "archive_documents", "household_changes", "benefits",
                       "disbursement_orders", "payment_batches", "payment_results", "reconciliation_issues",
-                      "case_alerts", "staff_relatives", "certificates"}
+                      "case_alerts", "staff_relatives", "certificates",
+                      # benefit mechanics (0007)
+                      "benefit_adjustments"}
     for table in tables:
         assert "updated_at" in {c["name"] for c in inspect(engine).get_columns(table)}
 

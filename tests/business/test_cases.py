@@ -51,13 +51,14 @@ def _accept(session, office, clock, item="dibao_urban", members=None, lake_root=
                         clock=clock, **kw)
 
 
-def _centre_reports(session, case, *, assessment="符合", standard=910.0, income=1500.0, members=3):
+def _centre_reports(session, case, *, assessment="符合", standard=985.0, income=1500.0, members=3, **flags):
     """The verification centre's officers finish the request (their own workflow is tested in
     test_verification_requests on the real lake): reviewed, with the assessment and the profile."""
+    profile = {"period": "2025-02", "county_code": case.region_code[:6], "area_type": "urban",
+               "standard_yuan": standard, "members": members, "counted_income_yuan": income, **flags}
     session.execute(update(VerificationRequest).where(VerificationRequest.request_no == case.verification_request_no)
                     .values(status="reviewed", assessment=assessment, verified_by="vo", reviewed_by="vo2",
-                            result_json=json.dumps({"profile": {"standard_yuan": standard, "members": members,
-                                                                "counted_income_yuan": income}})))
+                            result_json=json.dumps({"profile": profile})))
     session.commit()
 
 
@@ -96,7 +97,8 @@ def test_a_standard_case_goes_through_every_office_to_its_first_disbursement_ord
     result = cases.sweep(seeded, clock=clock)
     assert result.verified == [case.acceptance_no]
     seeded.refresh(case)
-    assert case.assessment == "符合" and case.proposed_amount == 1230.0  # 910 × 3 − 1,500
+    # 985 (成都, 2025) × 3 − 1,500, + the minor's add-on 10 % × 985 = 98.50
+    assert case.assessment == "符合" and case.proposed_amount == 1553.5
     review = _step(seeded, case)
     assert (review.step_code, review.office_code) == ("review", office["township"])
     with pytest.raises(cases.CaseError) as err:  # the county does not do the township's review
