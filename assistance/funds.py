@@ -13,7 +13,7 @@ import json
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from assistance import archives, benefits
+from assistance import adjustments, archives, benefits
 from jiuzhu import audit
 from jiuzhu.business.models import AssistanceCase, Benefit, DisbursementOrder
 from jiuzhu.supervision import BEIJING
@@ -58,6 +58,7 @@ def create_order(session: Session, benefit: Benefit, period: str, *, created_by:
         breakdown_json=benefit.breakdown_json if month.breakdown is not None else None)
     session.add(order)
     session.flush()
+    adjustments.settle_back_pay(session, order)
     return order
 
 

@@ -8,10 +8,22 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+from sqlalchemy import select
 
-from assistance import archives, cases, casewatch, catalogue, flows, relatives
+from assistance import (
+    adjustments,
+    archives,
+    benefits,
+    cases,
+    casewatch,
+    catalogue,
+    entitlement,
+    flows,
+    relatives,
+)
 from dashboards.staff.runtime import business_session, china_time, now
 from jiuzhu import access, ids, regions, settings
+from jiuzhu.business.models import AssistanceCase
 
 TASK_COLUMNS = ["受理编号", "救助事项", "环节", "办理机构", "状态", "开始时间", "办理期限", "剩余工作日", "时限", "已上报"]
 STATE_ZH = {"normal": "正常", "warned": "即将到期", "overdue": "已超期", "suspended": "挂起", "done": "已办"}
@@ -83,6 +95,18 @@ def case_detail(user: access.Principal, acceptance_no: str) -> dict:
             "channel_zh": "窗口受理" if case.channel == "window" else "网上申请",
             "accepted_at": china_time(case.created_at, seconds=False), "assessment": case.assessment,
             "proposed_amount": case.proposed_amount, "approved_amount": case.approved_amount,
+            # issue #15: how the amount is computed (the rules' breakdown) and the benefit it became
+            "computed": case.category in benefits.COMPUTED,
+            "breakdown": _breakdown_lines(case.proposed_breakdown_json),
+            "terms": benefits.terms_of(json.loads(case.benefit_facts_json)) if case.benefit_facts_json else None,
+            "member_choices": {m.person_id: f"{m.name}({cases.RELATIONS_ZH.get(m.relation, m.relation)})"
+                               for m in view.members},
+            "benefit": None if view.benefit is None else {
+                "status_zh": "在保" if view.benefit.status == "active" else f"已停发({view.benefit.end_reason or ''})",
+                "monthly_amount": view.benefit.monthly_amount,
+                "rule_zh": entitlement.CATEGORY_ZH.get(view.benefit.rule_kind or "", "审批人核定"),
+                "exit_months_left": view.benefit.exit_months_left},
+            "order_breakdowns": {o.order_no: _breakdown_lines(o.breakdown_json) for o in view.orders},
             "verification_request_no": case.verification_request_no,
             "verification_status_zh": view.verification_status_zh,
             # 近亲属备案: a relative of staff or a village cadre needs a mandatory home visit
@@ -111,6 +135,42 @@ def case_detail(user: access.Principal, acceptance_no: str) -> dict:
                                                                                      "disbursement"),
                 "suspend_reason": current.suspend_reason},
         }
+
+
+def _breakdown_lines(breakdown_json: str | None) -> list[str]:
+    if not breakdown_json:
+        return []
+    return entitlement.Breakdown.from_dict(json.loads(breakdown_json)).text_zh()
+
+
+def set_terms(user: access.Principal, acceptance_no: str, rule_kind: str, *, covered: list[str] | None = None,
+              tekun_mode: str = "dispersed", self_care: dict[str, str] | None = None) -> None:
+    """待遇计算方式 decided at review or approval; the proposal is recomputed."""
+    terms = benefits.Terms(rule_kind, tuple(covered or ()), tekun_mode, dict(self_care or {}))
+    with business_session() as db:
+        cases.set_benefit_terms(db, user, acceptance_no, terms, clock=now)
+
+
+ADJUSTMENT_COLUMNS = ["事项号", "受理编号", "月份", "类别", "已发(元)", "应发(元)", "差额(元)", "原因", "发现时间"]
+
+
+def pending_adjustments(user: access.Principal) -> pd.DataFrame:
+    """后补追缴 awaiting the approvers of the user's jurisdiction (no names or IDs in the list)."""
+    with business_session() as db:
+        items = adjustments.pending(db, user, user.jurisdiction_code, clock=now)
+        numbers = dict(db.execute(select(AssistanceCase.id, AssistanceCase.acceptance_no)
+                                  .where(AssistanceCase.id.in_({i.case_id for i in items}))).all()) if items else {}
+        rows = [{"事项号": i.id, "受理编号": numbers.get(i.case_id, ""), "月份": i.period,
+                 "类别": adjustments.KIND_ZH[i.kind], "已发(元)": f"{i.paid_amount:,.2f}",
+                 "应发(元)": f"{i.correct_amount:,.2f}", "差额(元)": f"{i.difference:+,.2f}",
+                 "原因": ";".join(json.loads(i.reasons_json)), "发现时间": china_time(i.detected_at, seconds=False)}
+                for i in items]
+    return pd.DataFrame(rows, columns=ADJUSTMENT_COLUMNS)
+
+
+def review_adjustment(user: access.Principal, adjustment_id: int, decision: str, note: str) -> None:
+    with business_session() as db:
+        adjustments.review(db, user, adjustment_id, decision, note, clock=now)
 
 
 def act(user: access.Principal, acceptance_no: str, what: str, *, note: str = "", amount: float | None = None,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sqlalchemy import select
 
-from assistance import catalogue, funds, payments
+from assistance import benefits, catalogue, funds, payments
 from dashboards.staff.runtime import business_session, china_time, now
 from jiuzhu import access, masking, regions, sqlguard
 from jiuzhu.business.models import Benefit, DisbursementOrder, PaymentBatch, ReconciliationIssue
@@ -193,3 +193,17 @@ def returned_orders(user: access.Principal) -> pd.DataFrame:
 def correct_order(user: access.Principal, order_no: str, amount: float, note: str) -> None:
     with business_session() as db:
         payments.correct_returned(db, user, order_no, amount=amount, note=note, clock=now)
+
+
+IMPACT_COLUMNS = ["受理编号", "乡镇(街道)", "现金额(元/月)", "新金额(元/月)", "变化(元/月)", "新金额计算"]
+
+
+def policy_impact(user: access.Principal, period: str) -> pd.DataFrame:
+    """待遇调整测算: the benefits of the jurisdiction whose amount changes in ``period`` under the
+    policy then in force (a new standard from a date), before the month's orders are made."""
+    with business_session() as db:
+        found = benefits.policy_impact(db, user, period, user.jurisdiction_code, clock=now)
+    return pd.DataFrame([{"受理编号": i.acceptance_no, "乡镇(街道)": _place(i.region_code),
+                          "现金额(元/月)": f"{i.current:,.2f}", "新金额(元/月)": f"{i.new:,.2f}",
+                          "变化(元/月)": f"{i.difference:+,.2f}", "新金额计算": ";".join(i.lines_zh[1:])}
+                         for i in found], columns=IMPACT_COLUMNS)

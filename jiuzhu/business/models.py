@@ -677,6 +677,7 @@ class BenefitAdjustment(Base):
     reviewed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     review_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    settled_order_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the order a back pay rode on
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
 
     __table_args__ = (

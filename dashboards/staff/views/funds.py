@@ -40,7 +40,7 @@ if shown is not None:
     c4.metric("待处理对账差异", f"{sum(summary.open_issues.values()):,}", border=True)
     ui.table(by_status, key="funds_by_status", empty="本月管辖区域内还没有资金拨付单。")
 
-tab_check, tab_files, tab_bank = st.tabs(["财务抽查", "发放文件", "银行结果与对账"])
+tab_check, tab_files, tab_bank, tab_impact = st.tabs(["财务抽查", "发放文件", "银行结果与对账", "待遇调整测算"])
 
 with tab_check:
     c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
@@ -141,3 +141,13 @@ with tab_bank:
                     if ok:
                         st.session_state.pop(REPORT_KEY, None)  # its counts no longer hold
                         _flash(f"差异{issue}已办结")
+
+with tab_impact:
+    st.caption("按某月施行的保障标准和待遇计算规则重新计算在保家庭的金额:列出金额会变化的家庭和变化额。"
+               "新标准只影响施行之后的月份,已生成拨付单的月份不变;该月拨付单生成时按新金额发放。")
+    target = st.text_input("测算月份(YYYY-MM)", value=period, key="funds_impact_period")
+    if st.button("测算", key="funds_impact_run"):
+        st.session_state["funds_impact"] = ui.attempt(fs.policy_impact, user, target.strip())[0]
+    impact = st.session_state.get("funds_impact")
+    if impact is not None:
+        ui.table(impact, key="funds_impact_table", empty="该月没有金额变化的家庭。")

@@ -26,6 +26,36 @@ if frame is not None:
         if soon:
             st.warning(f"{soon}个环节即将到期。")
 
+def _terms_form(info: dict) -> None:
+    """待遇计算方式: 整户低保 or 单人保 (and its member), 分散/集中供养 and each person's self-care ability."""
+    terms = info["terms"]
+    choices = info["member_choices"]
+    with st.expander("待遇计算方式", expanded=info["proposed_amount"] is None):
+        tekun = "特困" in info["item_zh"]
+        kinds = {"tekun": "特困人员救助供养"} if tekun else {"dibao": "整户低保", "single_person": "单人保"}
+        current_kind = terms.rule_kind if terms and terms.rule_kind in kinds else next(iter(kinds))
+        kind = st.radio("计算方式", list(kinds), format_func=kinds.get, horizontal=True,
+                        index=list(kinds).index(current_kind), key="tasks_terms_kind")
+        covered, mode, care = [], "dispersed", {}
+        if kind == "single_person":
+            covered = [st.selectbox("纳入单人保的成员(重病患者或重度残疾人)", list(choices), format_func=choices.get,
+                                    key="tasks_terms_covered")]
+        if kind == "tekun":
+            modes = {"dispersed": "分散供养", "centralised": "集中供养"}
+            mode = st.radio("供养方式", list(modes), format_func=modes.get, horizontal=True, key="tasks_terms_mode")
+            levels = {"full": "全自理", "partial": "部分失能", "none": "完全失能"}
+            for pid, label in choices.items():
+                known = (terms.self_care.get(pid) if terms else None) or "full"
+                care[pid] = st.selectbox(f"{label}:生活自理能力", list(levels), format_func=levels.get,
+                                         index=list(levels).index(known), key=f"tasks_terms_care_{pid[-4:]}")
+        if st.button("按此方式计算", key="tasks_terms_apply"):
+            _, done = ui.attempt(cs.set_terms, user, info["acceptance_no"], kind, covered=covered, tekun_mode=mode,
+                                 self_care=care)
+            if done:
+                st.success("已按所选方式重新计算建议金额。")
+                st.rerun()
+
+
 number = st.text_input("受理编号", key="tasks_case", value=st.session_state.get("tasks_open", ""))
 if number.strip():
     info, ok = ui.attempt(cs.case_detail, user, number.strip())
@@ -38,10 +68,19 @@ if number.strip():
             verdict = f",核对结论:{info['assessment']}" if info["assessment"] else ""
             st.markdown(f"**家庭经济状况核对** 核对申请 {info['verification_request_no']}"
                         f"({info['verification_status_zh']}{verdict})")
-        if info["proposed_amount"] is not None:
-            st.markdown(f"**建议救助金额** {info['proposed_amount']:,.2f} 元/月(保障标准×家庭人数−家庭月收入)")
+        if info["proposed_amount"] is not None and info["approved_amount"] is None:
+            st.markdown(f"**建议救助金额** {info['proposed_amount']:,.2f} 元/月(按待遇计算规则)")
         if info["approved_amount"] is not None:
             st.markdown(f"**核定救助金额** {info['approved_amount']:,.2f} 元/月")
+        if info["breakdown"]:
+            st.markdown("**金额计算**")
+            st.markdown("\n".join(f"- {line}" for line in info["breakdown"]))
+        elif info["computed"] and info["verification_request_no"]:
+            st.caption("尚未算出救助金额:核对结果出具后自动计算;特困人员须先在下方评估生活自理能力。")
+        if info["benefit"] is not None:
+            b = info["benefit"]
+            left = (f";渐退期剩余{b['exit_months_left']}个月" if b["exit_months_left"] is not None else "")
+            st.info(f"救助待遇:{b['status_zh']},{b['rule_zh']},当前 {b['monthly_amount']:,.2f} 元/月{left}")
         st.markdown("**家庭成员**")
         ui.table(info["members"], key="tasks_members")
         st.markdown("**办理过程**")
@@ -64,11 +103,17 @@ if number.strip():
         if not info["orders"].empty:
             st.markdown("**资金拨付**")
             ui.table(info["orders"], key="tasks_orders")
+            explained = [n for n, lines in info["order_breakdowns"].items() if lines]
+            if explained:
+                shown = st.selectbox("拨付单金额明细", explained, key="tasks_order_breakdown")
+                st.markdown("\n".join(f"- {line}" for line in info["order_breakdowns"][shown]))
         current = info["current"]
         if current is not None:
             st.markdown(f"**当前环节:{current['name_zh']}**")
             if current["status"] == "suspended":
                 st.info(f"已挂起:{current['suspend_reason'] or ''}")
+            if info["computed"] and current["kind"] in ("review", "approval") and current["status"] != "suspended":
+                _terms_form(info)
             note = st.text_area("办理意见 / 理由", key="tasks_note")
             buttons = []
             if current["status"] == "suspended":
@@ -116,6 +161,24 @@ if user.role == "approver":
                     _, done = ui.attempt(fs.correct_order, user, order_no, corrected, reason)
                     if done:
                         st.success("已更正,拨付单重新进入财务审核。")
+
+if user.role == "approver":
+    with st.expander("后补追缴待审核"):
+        st.caption("已发放的月份,后来交换到的数据(车辆、房产、存款、企业、财政供养、死亡、核对时没有的收入)显示"
+                   "当时发放有误:多发的追缴,少发的补发。确认后存档;补发随该待遇下一张拨付单发放。")
+        items = ui.guarded(cs.pending_adjustments, user)
+        if items is not None:
+            ui.table(items, key="tasks_adjustments", empty="没有待审核的后补追缴事项。")
+            if not items.empty:
+                chosen = st.selectbox("事项", items["事项号"].tolist(), key="tasks_adjustment_id")
+                verdict = st.radio("审核结果", ["confirm", "dismiss"], horizontal=True, key="tasks_adjustment_decision",
+                                   format_func={"confirm": "确认", "dismiss": "驳回"}.get)
+                remark = st.text_input("审核意见", key="tasks_adjustment_note")
+                if st.button("提交审核", key="tasks_adjustment_submit"):
+                    _, done = ui.attempt(cs.review_adjustment, user, int(chosen), verdict, remark)
+                    if done:
+                        st.success("已审核。")
+                        st.rerun()
 
 with st.expander("近亲属备案"):
     st.caption("工作人员和村(居)干部须备案本人的近亲属;近亲属的申请须入户调查,本人不得办理。")

@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("reviewed_by", sa.String(length=64), nullable=True),
         sa.Column("reviewed_at", UtcDateTime(), nullable=True),
         sa.Column("review_note", sa.Text(), nullable=True),
+        sa.Column("settled_order_id", sa.Integer(), nullable=True),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.CheckConstraint("kind IN ('recovery', 'back_pay')", name="ck_benefit_adjustments_kind"),
         sa.CheckConstraint("status IN ('pending_review', 'confirmed', 'dismissed')",
