@@ -314,6 +314,19 @@ def casework_sweep() -> None:
                f"核对结论回填{len(result.verified)}个;新监察预警{len(raised)}条")
 
 
+@casework_group.command("recover")
+def casework_recover() -> None:
+    """后补追缴: re-assess the paid months of computed benefits against the data delivered since."""
+    from assistance import adjustments  # noqa: PLC0415
+    from jiuzhu import settings  # noqa: PLC0415
+
+    config = settings.load()
+    with _business_session() as session:
+        result = adjustments.scan(session, config.lake, work_dir=config.home / "ondemand")
+    click.echo(f"核查待遇{result.benefits}项、已发放月份{result.months}个;新发现或更新后补追缴事项{len(result.raised)}条,"
+               f"未变{result.unchanged}条")
+
+
 @main.group("users")
 def users_group() -> None:
     """用户账户:演示账户、修改密码。"""

@@ -49,6 +49,9 @@ def test_the_casework_assets_sweep_scan_and_generate_the_month(tmp_path, monkeyp
         period = funds.period_of(datetime.now(UTC))
         orders = s.scalars(select(DisbursementOrder).where(DisbursementOrder.period == period)).all()
         assert [(o.amount, o.channel) for o in orders] == [(600.0, "card")]
+    adjusted = next(e.materialization.metadata for e in result.get_asset_materialization_events()
+                    if e.materialization.asset_key == assets.ADJUSTMENTS_KEY)
+    assert "户籍" in adjusted["skipped"].value  # no lake here: nothing to re-assess, said so, not failed
 
 
 def test_the_casework_commands_seed_once_and_sweep(tmp_path):

@@ -1,7 +1,8 @@
 """Business-platform assets (issue #9): the time limits of every open case step swept (办结预警,
 escalation, publicity periods closed, verification results taken over), the case supervision rules
 (电子监察) run over every case, and each month's disbursement orders generated with the
-certificates of ended benefits revoked."""
+certificates of ended benefits revoked; then the paid months re-assessed against later deliveries
+(后补追缴, issue #15)."""
 
 import datetime as dt
 
@@ -54,13 +55,32 @@ def disbursement_orders(paths: PlatformPaths) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"period": period, "orders": len(created), "certificates_revoked": len(revoked)})
 
 
+ADJUSTMENTS_KEY = dg.AssetKey(["business", "benefit_adjustments"])
+
+
+@dg.asset(key=ADJUSTMENTS_KEY, deps=[ORDERS_KEY], group_name="business_casework", kinds={"sql", "delta"},
+          description="后补追缴:按最新交换数据重新评估已发放月份,多发的列为追缴、少发的列为补发,待审批人审核")
+def benefit_adjustments(paths: PlatformPaths) -> dg.MaterializeResult:
+    from assistance import adjustments  # noqa: PLC0415
+    from jiuzhu import lake  # noqa: PLC0415
+
+    resolved = paths.resolved()
+    if not lake.exists(lake.table_path(resolved.lake, "silver", "persons")):
+        return dg.MaterializeResult(metadata={"skipped": "湖中还没有公安户籍数据,无法重新评估"})
+    with _business_session() as session:
+        result = adjustments.scan(session, resolved.lake, work_dir=resolved.home / "ondemand")
+        session.commit()
+    return dg.MaterializeResult(metadata={"benefits": result.benefits, "months": result.months,
+                                          "raised": len(result.raised), "unchanged": result.unchanged})
+
+
 CASEWORK_JOB = dg.define_asset_job("casework", selection=dg.AssetSelection.assets(TIME_LIMITS_KEY, ALERTS_KEY),
                                    description="救助业务:办理时限与电子监察(每30分钟)")
-MONTHLY_JOB = dg.define_asset_job("casework_monthly", selection=dg.AssetSelection.assets(ORDERS_KEY),
-                                  description="救助业务:当月资金拨付单与证照注销(每月1日)")
+MONTHLY_JOB = dg.define_asset_job("casework_monthly", selection=dg.AssetSelection.assets(ORDERS_KEY, ADJUSTMENTS_KEY),
+                                  description="救助业务:当月资金拨付单(按待遇计算规则)、证照注销与后补追缴核查(每月1日)")
 SCHEDULES = [
     dg.ScheduleDefinition(job=CASEWORK_JOB, cron_schedule="*/30 * * * *", execution_timezone="Asia/Shanghai"),
     dg.ScheduleDefinition(job=MONTHLY_JOB, cron_schedule="0 2 1 * *", execution_timezone="Asia/Shanghai"),
 ]
 JOBS = [CASEWORK_JOB, MONTHLY_JOB]
-ASSETS = [case_time_limits, case_alerts, disbursement_orders]
+ASSETS = [case_time_limits, case_alerts, disbursement_orders, benefit_adjustments]
