@@ -31,11 +31,13 @@ MIRRORED = {"users": (User, {"password_hash"}), "audit_log": (AuditLog, set()),
             "verification_requests": (VerificationRequest, {"purpose", "rejection_reason", "result_json"}),
             # the business platform: who receives what (困难群众数据库) and what was paid (救助成果库),
             # without names, ID numbers, accounts or free text
+            # (the benefit facts and breakdowns name members and their birth dates: never mirrored)
             "assistance_cases": (AssistanceCase, {"applicant_person_id", "applicant_name", "decision_note",
-                                                  "duplicate_check_json"}),
-            "benefits": (Benefit, {"holder_person_id", "holder_name", "end_reason"}),
+                                                  "duplicate_check_json", "benefit_facts_json",
+                                                  "proposed_breakdown_json"}),
+            "benefits": (Benefit, {"holder_person_id", "holder_name", "end_reason", "facts_json", "breakdown_json"}),
             "disbursement_orders": (DisbursementOrder, {"payee_person_id", "payee_name", "account_no",
-                                                        "return_reason"})}
+                                                        "return_reason", "breakdown_json"})}
 
 
 def _arrow_type(column) -> pa.DataType:
@@ -99,6 +101,8 @@ def mirror(engine: Engine, lake_root: Path, table: str) -> dict:
     if not lake.exists(path):
         write_deltalake(str(path), data, mode="append")
     else:
-        (DeltaTable(str(path)).merge(source=data, predicate="t.id = s.id", source_alias="s", target_alias="t")
+        # merge_schema: a migration that adds a column adds it to the mirror (earlier rows: null)
+        (DeltaTable(str(path)).merge(source=data, predicate="t.id = s.id", source_alias="s", target_alias="t",
+                                     merge_schema=True)
          .when_matched_update_all().when_not_matched_insert_all().execute())
     return {"table": table, "rows": len(rows), "watermark": max(r["updated_at"] for r in rows)}

@@ -1,10 +1,13 @@
 """The business database is mirrored into bronze incrementally by change time, without secrets."""
 
+import json
 
 from deltalake import DeltaTable
+from sqlalchemy import update
 
 from jiuzhu import auth
 from jiuzhu.business import mirror
+from jiuzhu.business.models import AssistanceCase, Benefit, DisbursementOrder
 
 
 def _rows(lake_root, table):
@@ -43,6 +46,12 @@ def test_the_business_platform_is_mirrored_without_names_ids_or_accounts(engine,
                         members=casekit.family(), lake_root=None, clock=clock,
                         materials=casekit.materials("temporary_urgent", session, office["township"]))
     cases.complete(session, office["town_ap"], case.acceptance_no, "pass", note="先行救助", amount=900.0, clock=clock)
+    # a computed benefit's facts and breakdowns name the members (issue #15): they stay in the database
+    named = json.dumps({"members": [{"person_id": m.person_id, "birth_date": "1980-01-01"} for m in casekit.family()]})
+    session.execute(update(AssistanceCase).values(benefit_facts_json=named, proposed_breakdown_json=named))
+    session.execute(update(Benefit).values(facts_json=named, breakdown_json=named, rule_kind="dibao"))
+    session.execute(update(DisbursementOrder).values(breakdown_json=named))
+    session.commit()
     lake_root = tmp_path / "lake"
     for table in ("assistance_cases", "benefits", "disbursement_orders"):
         assert mirror.mirror(engine, lake_root, table)["rows"] == 1
@@ -52,4 +61,5 @@ def test_the_business_platform_is_mirrored_without_names_ids_or_accounts(engine,
     assert order["amount"] == 900.0 and order["channel"] == "bank"
     text = repr([_rows(lake_root, t) for t in ("assistance_cases", "benefits", "disbursement_orders")])
     assert all(m.person_id not in text and m.name not in text for m in casekit.family())
-    assert "account_no" not in order and "holder_name" not in row
+    assert "account_no" not in order and "holder_name" not in row and "facts_json" not in row
+    assert row["rule_kind"] == "dibao" and "breakdown_json" not in order
