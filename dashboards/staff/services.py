@@ -39,6 +39,7 @@ from jiuzhu.business.models import AuditLog, User
 GOLD = {
     "monthly_statistics": ("statistics", "统计月报"),
     "verification_statistics": ("statistics", "核对业务统计"),
+    "benefit_statistics": ("statistics", "救助待遇发放统计"),
     "detection_list": ("verification", "检出名单"),
     "exchange_quality": ("exchange", "交换质量"),
     "low_income_cube": ("analysis", "低收入人口分布"),
@@ -312,6 +313,46 @@ def _mean_hours(rows: pl.DataFrame) -> float | None:
     if not total:
         return None
     return round(float((done.get_column("mean_hours_to_report") * done.get_column("reported")).sum()) / total, 1)
+
+
+BENEFIT_RULES_ZH = {"dibao": "整户低保", "single_person": "单人保", "tekun": "特困供养", "manual": "审批人核定"}
+BENEFIT_PARTS_ZH = {"base_yuan": "低保补差", "addon_yuan": "分类施保", "single_person_yuan": "单人保",
+                    "tekun_basic_yuan": "特困基本生活费", "tekun_care_yuan": "照料护理补贴", "minimum_yuan": "保底补足",
+                    "exit_yuan": "渐退期发放", "manual_yuan": "审批人工核定", "correction_yuan": "拨付单更正",
+                    "back_pay_yuan": "补发", "rounding_yuan": "舍入差"}
+
+
+@dataclass(frozen=True)
+class BenefitStatistics:
+    totals: dict  # households, persons, exit_households, ordered_yuan, paid_yuan
+    by_rule: pd.DataFrame  # 救助类别, 计算方式, 户数, 人数, 拨付金额(元), 已发放(元)
+    parts: pd.DataFrame  # 构成, 金额(元)
+
+
+def benefit_statistics(user: access.Principal, period: str, region_code: str | None = None) -> BenefitStatistics:
+    """救助待遇发放统计: the platform's own orders of a month in a region — households, persons, amounts
+    ordered and paid by aid category and rule, and what the amounts are made of."""
+    from assistance.catalogue import CATEGORIES  # noqa: PLC0415
+
+    region_code = region_code or user.jurisdiction_code
+    _authorize(user, "view_aggregate", region_code)
+    _require_county_grain(region_code)
+    mine = within(read_gold("benefit_statistics"), "county_code", region_code).filter(pl.col("period") == period)
+    if mine.is_empty():
+        raise NoData(f"{period}本辖区没有本平台审批的救助待遇拨付单。")
+    counts = ("households", "persons", "exit_households", "ordered_yuan", "paid_yuan")
+    totals = mine.select([pl.col(c).sum() for c in counts]).to_dicts()[0]
+    grouped = mine.group_by("aid_category", "rule_kind").agg([pl.col(c).sum() for c in counts]).sort(
+        "aid_category", "rule_kind")
+    by_rule = pd.DataFrame([{"救助类别": CATEGORIES.get(r["aid_category"], r["aid_category"]),
+                             "计算方式": BENEFIT_RULES_ZH.get(r["rule_kind"], r["rule_kind"]), "户数": r["households"],
+                             "人数": r["persons"], "渐退期户数": r["exit_households"],
+                             "拨付金额(元)": round(r["ordered_yuan"], 2), "已发放(元)": round(r["paid_yuan"], 2)}
+                            for r in grouped.to_dicts()])
+    sums = mine.select([pl.col(c).sum() for c in BENEFIT_PARTS_ZH]).to_dicts()[0]
+    parts = pd.DataFrame([{"构成": zh, "金额(元)": round(sums[c], 2)} for c, zh in BENEFIT_PARTS_ZH.items()
+                          if sums[c]], columns=["构成", "金额(元)"])
+    return BenefitStatistics(totals, by_rule, parts)
 
 
 def verification_statistics(user: access.Principal, region_code: str | None = None) -> VerificationStatistics:

@@ -263,3 +263,18 @@ def test_a_benefit_set_by_hand_keeps_its_amount(seeded, clock):
                       updated_at=datetime(2025, 1, 1, tzinfo=UTC))
     month = benefits.month_amount(benefit, "2025-02")
     assert (month.amount, month.breakdown, month.changed) == (321.0, None, False)
+
+
+def test_the_statistics_count_the_orders_and_what_their_amounts_are_made_of(seeded, office, clock):
+    case, benefit = _granted(seeded, office, clock)
+    funds.generate_month(seeded, "2025-04", clock=clock)
+    seeded.execute(update(DisbursementOrder).where(DisbursementOrder.period == "2025-03").values(status="paid"))
+    seeded.commit()
+    rows = {r["period"]: r for r in benefits.statistics_table(seeded).to_pylist()}
+    assert sorted(rows) == ["2025-03", "2025-04"]
+    march = rows["2025-03"]
+    assert (march["county_code"], march["aid_category"], march["rule_kind"]) == ("510104", "dibao", "dibao")
+    assert (march["households"], march["persons"], march["ordered_yuan"], march["paid_yuan"]) == (1, 3, 1553.5, 1553.5)
+    assert (march["base_yuan"], march["addon_yuan"]) == (1455.0, 98.5) and rows["2025-04"]["paid_yuan"] == 0.0
+    text = repr(rows)
+    assert all(m.person_id not in text for m in casekit.family()) and "H-BEN-1" not in text

@@ -52,6 +52,10 @@ def test_the_casework_assets_sweep_scan_and_generate_the_month(tmp_path, monkeyp
     adjusted = next(e.materialization.metadata for e in result.get_asset_materialization_events()
                     if e.materialization.asset_key == assets.ADJUSTMENTS_KEY)
     assert "户籍" in adjusted["skipped"].value  # no lake here: nothing to re-assess, said so, not failed
+    from deltalake import DeltaTable
+
+    stats = DeltaTable(str(tmp_path / "home" / "lake" / "gold" / "statistics" / "benefit_statistics")).to_pyarrow_table()
+    assert [(r["period"], r["ordered_yuan"], r["rule_kind"]) for r in stats.to_pylist()] == [(period, 600.0, "manual")]
 
 
 def test_the_casework_commands_seed_once_and_sweep(tmp_path):

@@ -147,3 +147,33 @@ def test_an_approver_confirms_a_back_pay_item(office, clock):
     assert not at.exception
     with office() as s:
         assert s.scalar(select(BenefitAdjustment.status)) == "confirmed"
+
+
+def test_the_monthly_report_shows_what_the_platform_paid_and_what_it_is_made_of(office, clock, gold, tmp_path,
+                                                                               monkeypatch):
+    import shutil
+
+    from assistance import benefits
+    from jiuzhu import lake
+
+    clock.current = _dt.datetime(2026, 10, 8, 2, 0, tzinfo=_dt.UTC)  # the gold fixture's latest month
+    number = _case(office, clock, income=1500.0)
+    with office() as s:
+        cases.complete(s, auth.find_user(s, "shenpi01"), number, "pass", note="同意", clock=clock)
+        clock.advance(days=9)
+        cases.sweep(s, clock=clock)
+        table = benefits.statistics_table(s)
+    own = tmp_path / "lake"
+    shutil.copytree(gold.lake, own)
+    lake.write(lake.table_path(own, "gold", "statistics", "benefit_statistics"), table)
+    monkeypatch.setenv("JIUZHU_LAKE", str(own))
+    at = login("shenpi01")
+    at.switch_page("views/monthly.py").run()
+    assert not at.exception, at.exception
+    at.selectbox(key="monthly_period").set_value("2026-10").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["发放户数"] == "1" and metrics["保障人数"] == "3" and metrics["拨付金额(元)"] == "1,677.50"
+    by_rule = next(df.value for df in at.dataframe if "计算方式" in df.value.columns)
+    assert by_rule[["救助类别", "计算方式", "户数"]].values.tolist() == [["最低生活保障", "整户低保", 1]]
+    parts = next(df.value for df in at.dataframe if "构成" in df.value.columns)
+    assert dict(zip(parts["构成"], parts["金额(元)"], strict=True)) == {"低保补差": 1575.0, "分类施保": 102.5}

@@ -1,7 +1,8 @@
 """统计月报: a month and a region inside the jurisdiction — recipients, households and amounts by
 category and by the next level of divisions, with month-on-month and year-on-year change and the
 trend; exported as XLSX and PDF (export_aggregate, audited before the files exist); and the
-region's verification business (核对业务统计, VF-7) as charts."""
+region's verification business (核对业务统计, VF-7) as charts; the platform's own orders by the
+benefit rules (救助待遇发放, issue #15)."""
 
 import streamlit as st
 
@@ -56,6 +57,20 @@ else:
                                    on_click="ignore", key="monthly_download_xlsx")
                 d2.download_button("下载 PDF", files.pdf, file_name=f"{stem}.pdf", mime="application/pdf",
                                    on_click="ignore", key="monthly_download_pdf")
+
+        st.subheader("救助待遇发放(本平台审批)")
+        st.caption("本平台审批的救助待遇按待遇计算规则生成的当月拨付单:户数、人数、拨付与已发放金额,以及金额的构成"
+                   "(低保补差、分类施保、单人保、特困供养、渐退期、人工核定、补发等)。")
+        paid, ok = ui.attempt(services.benefit_statistics, user, stats.period, region)
+        if ok:
+            t = paid.totals
+            b1, b2, b3, b4 = st.columns(4)
+            b1.metric("发放户数", f"{t['households']:,}", border=True)
+            b2.metric("保障人数", f"{t['persons']:,}", border=True)
+            b3.metric("拨付金额(元)", f"{t['ordered_yuan']:,.2f}", border=True)
+            b4.metric("渐退期户数", f"{t['exit_households']:,}", border=True)
+            ui.table(paid.by_rule, key="monthly_benefits_by_rule")
+            ui.table(paid.parts, key="monthly_benefit_parts")
 
         st.subheader("核对业务统计")
         st.caption("委托核对申请:按提交月份(北京时间)、委托单位、救助事项与核对结论汇总;办结时长为提交至出具报告。")

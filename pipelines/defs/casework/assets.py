@@ -74,13 +74,30 @@ def benefit_adjustments(paths: PlatformPaths) -> dg.MaterializeResult:
                                           "raised": len(result.raised), "unchanged": result.unchanged})
 
 
-CASEWORK_JOB = dg.define_asset_job("casework", selection=dg.AssetSelection.assets(TIME_LIMITS_KEY, ALERTS_KEY),
-                                   description="救助业务:办理时限与电子监察(每30分钟)")
-MONTHLY_JOB = dg.define_asset_job("casework_monthly", selection=dg.AssetSelection.assets(ORDERS_KEY, ADJUSTMENTS_KEY),
+STATISTICS_KEY = dg.AssetKey(["gold", "statistics", "benefit_statistics"])
+
+
+@dg.asset(key=STATISTICS_KEY, deps=[ORDERS_KEY], group_name="gold_statistics", kinds={"delta"},
+          description="救助待遇发放统计:本平台拨付单按月、县、救助类别与计算方式汇总的户数、人数、金额及其构成")
+def benefit_statistics(paths: PlatformPaths) -> dg.MaterializeResult:
+    from assistance import benefits  # noqa: PLC0415
+    from jiuzhu import lake  # noqa: PLC0415
+
+    with _business_session() as session:
+        table = benefits.statistics_table(session)
+    version = lake.write(lake.table_path(paths.resolved().lake, "gold", "statistics", "benefit_statistics"), table)
+    return dg.MaterializeResult(metadata={"rows": table.num_rows, "delta_version": version})
+
+
+CASEWORK_JOB = dg.define_asset_job("casework", selection=dg.AssetSelection.assets(TIME_LIMITS_KEY, ALERTS_KEY,
+                                                                                 STATISTICS_KEY),
+                                   description="救助业务:办理时限、电子监察与待遇发放统计(每30分钟)")
+MONTHLY_JOB = dg.define_asset_job("casework_monthly", selection=dg.AssetSelection.assets(ORDERS_KEY, ADJUSTMENTS_KEY,
+                                                                                         STATISTICS_KEY),
                                   description="救助业务:当月资金拨付单(按待遇计算规则)、证照注销与后补追缴核查(每月1日)")
 SCHEDULES = [
     dg.ScheduleDefinition(job=CASEWORK_JOB, cron_schedule="*/30 * * * *", execution_timezone="Asia/Shanghai"),
     dg.ScheduleDefinition(job=MONTHLY_JOB, cron_schedule="0 2 1 * *", execution_timezone="Asia/Shanghai"),
 ]
 JOBS = [CASEWORK_JOB, MONTHLY_JOB]
-ASSETS = [case_time_limits, case_alerts, disbursement_orders, benefit_adjustments]
+ASSETS = [case_time_limits, case_alerts, disbursement_orders, benefit_adjustments, benefit_statistics]
