@@ -273,7 +273,12 @@ class Breakdown:
 
 
 def _yuan(value: Decimal, places: int = 2) -> str:
-    return f"{value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):,}"
+    """Yuan with thousands separators: two decimals, or up to ``places`` where more are not zero
+    (a day-weighted standard: 1,048.0645)."""
+    shown = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if places > 2 and shown == shown.quantize(_FEN):
+        shown = shown.quantize(_FEN)
+    return f"{shown:,}"
 
 
 StandardOf = Callable[[str, str, str, _dt.date], policy.Standard]

@@ -207,3 +207,9 @@ def policy_impact(user: access.Principal, period: str) -> pd.DataFrame:
                           "现金额(元/月)": f"{i.current:,.2f}", "新金额(元/月)": f"{i.new:,.2f}",
                           "变化(元/月)": f"{i.difference:+,.2f}", "新金额计算": ";".join(i.lines_zh[1:])}
                          for i in found], columns=IMPACT_COLUMNS)
+
+
+def order_form(user: access.Principal, order_no: str) -> tuple[str, bytes]:
+    """资金拨付单 as a printable PDF with its amount's breakdown (audited: it names the payee)."""
+    with business_session() as db:
+        return payments.order_form_pdf(db, user, order_no.strip(), clock=now)

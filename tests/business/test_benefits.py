@@ -278,3 +278,23 @@ def test_the_statistics_count_the_orders_and_what_their_amounts_are_made_of(seed
     assert (march["base_yuan"], march["addon_yuan"]) == (1455.0, 98.5) and rows["2025-04"]["paid_yuan"] == 0.0
     text = repr(rows)
     assert all(m.person_id not in text for m in casekit.family()) and "H-BEN-1" not in text
+
+
+def test_the_printed_order_shows_the_breakdown_and_the_amount_in_capitals(seeded, office, clock, tmp_path):
+    import subprocess
+
+    from assistance import payments
+    from jiuzhu import access
+
+    case, benefit = _granted(seeded, office, clock)
+    order = seeded.scalar(select(DisbursementOrder).where(DisbursementOrder.benefit_id == benefit.id))
+    with pytest.raises(access.AccessDenied):
+        payments.order_form_pdf(seeded, office["cw"], order.order_no, clock=clock)
+    name, pdf = payments.order_form_pdf(seeded, office["fin"], order.order_no, clock=clock)
+    assert name == f"资金拨付单_{order.order_no}.pdf" and pdf.startswith(b"%PDF")
+    (tmp_path / name).write_bytes(pdf)
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / name), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert "社会救助资金拨付单" in text and order.order_no in text and case.acceptance_no in text
+    assert "壹仟伍佰伍拾叁元伍角整" in text and "低保补差" in text and "1,455.00" in text and "分类施保·未成年人" in text
+    assert order.account_no not in text  # the account masked to its last four digits

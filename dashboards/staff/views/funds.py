@@ -142,6 +142,17 @@ with tab_bank:
                         st.session_state.pop(REPORT_KEY, None)  # its counts no longer hold
                         _flash(f"差异{issue}已办结")
 
+with tab_check:
+    st.subheader("打印资金拨付单")
+    p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
+    to_print = p1.text_input("拨付单号", key="funds_print_no")
+    if p2.button("生成PDF", key="funds_print"):
+        st.session_state["funds_print_file"] = ui.attempt(fs.order_form, user, to_print)[0]
+    printed = st.session_state.get("funds_print_file")
+    if printed:
+        st.download_button(f"下载 {printed[0]}", printed[1], file_name=printed[0], mime="application/pdf",
+                           on_click="ignore", key="funds_print_download")
+
 with tab_impact:
     st.caption("按某月施行的保障标准和待遇计算规则重新计算在保家庭的金额:列出金额会变化的家庭和变化额。"
                "新标准只影响施行之后的月份,已生成拨付单的月份不变;该月拨付单生成时按新金额发放。")
