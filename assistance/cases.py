@@ -899,10 +899,12 @@ def progress(session: Session, acceptance_no: str, person_id: str, *, clock: aud
 
 
 def record_household_change(session: Session, user: access.Principal, acceptance_no: str, kind: str,
-                            description: str, effective_on: str, *,
+                            description: str, effective_on: str, *, new_region_code: str | None = None,
                             clock: audit.Clock = audit.utc_now) -> None:
     """家庭变更登记: a migration, a member or information change (benefit changes are recorded by the
-    flow itself), kept with the case and the household."""
+    flow itself), kept with the case and the household. A migration naming the township moved to
+    becomes a new place of a computed benefit's facts: that county's standard applies from the month
+    after the move (the paying office stays the case's until the case is transferred)."""
     case = get(session, acceptance_no)
     if kind not in archives.CHANGE_KINDS or kind == "benefit_change":
         raise CaseError("CHANGE_KIND_UNKNOWN", "变更类别须为迁移、成员变更或信息变更")
@@ -914,11 +916,28 @@ def record_household_change(session: Session, user: access.Principal, acceptance
         raise CaseError("DATE_INVALID", f"变更日期“{effective_on}”无效,应为YYYY-MM-DD") from None
     if not case.household_no:
         raise CaseError("HOUSEHOLD_MISSING", "该申请没有登记户编号,不能记录家庭变更")
+    tree = regions.load()
+    moved_to = None
+    if new_region_code:
+        if kind != "migration":
+            raise CaseError("CHANGE_KIND_UNKNOWN", "迁入地只在“迁移”变更中登记")
+        moved_to = tree.get(regions.normalise_code(new_region_code)) if new_region_code.strip().isdigit() else None
+        if moved_to is None or moved_to.level != flows.OFFICES["township"]:
+            raise CaseError("REGION_INVALID", f"迁入地“{new_region_code}”不是有效的乡镇(街道)区划代码")
     access.authorize_and_audit(session, user, "handle_case", case.region_code, _subject(case),
                                purpose=f"登记家庭变更(受理编号{acceptance_no})",
                                detail={"acceptance_no": acceptance_no, "kind": kind}, clock=clock)
-    archives.record_change(session, household_no=case.household_no, kind=kind, case=case,
-                           detail={"变更": archives.CHANGE_KINDS[kind], "内容": description.strip()},
+    detail = {"变更": archives.CHANGE_KINDS[kind], "内容": description.strip()}
+    if moved_to is not None:
+        detail["迁入地"] = tree.full_name(moved_to.code)
+        benefit = session.scalar(select(Benefit).where(Benefit.case_id == case.id, Benefit.status == "active"))
+        if benefit is not None and benefit.facts_json:
+            facts = json.loads(benefit.facts_json)
+            area = moved_to.urban_rural if moved_to.urban_rural in ("urban", "rural") else facts["places"][-1]["area_type"]
+            facts["places"].append({"county_code": moved_to.code[:6], "area_type": area, "since": day.isoformat()})
+            benefit.facts_json, benefit.updated_at = json.dumps(facts, ensure_ascii=False), _now(clock)
+            detail["待遇标准"] = f"自迁移次月起按{tree.full_name(moved_to.code[:6] + '000000')}标准计算"
+    archives.record_change(session, household_no=case.household_no, kind=kind, case=case, detail=detail,
                            effective_on=day.isoformat(), recorded_by=user.username, clock=clock)
     session.commit()
 

@@ -174,7 +174,7 @@ def review_adjustment(user: access.Principal, adjustment_id: int, decision: str,
 
 
 def act(user: access.Principal, acceptance_no: str, what: str, *, note: str = "", amount: float | None = None,
-        to_region: str | None = None) -> None:
+        to_region: str | None = None, new_region: str | None = None) -> None:
     with business_session() as db:
         if what in ("pass", "refuse", "return"):
             cases.complete(db, user, acceptance_no, what, note=note, amount=amount, clock=now)
@@ -188,7 +188,8 @@ def act(user: access.Principal, acceptance_no: str, what: str, *, note: str = ""
             cases.object_publicity(db, user, acceptance_no, note, clock=now)
         elif what.startswith("change:"):
             cases.record_household_change(db, user, acceptance_no, what.split(":", 1)[1], note,
-                                          to_region or "", clock=now)
+                                          to_region or "", new_region_code=(new_region or "").strip() or None,
+                                          clock=now)
         elif what == "resubmit":
             cases.resubmit_verification(db, user, acceptance_no, clock=now)
         else:

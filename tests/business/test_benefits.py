@@ -298,3 +298,26 @@ def test_the_printed_order_shows_the_breakdown_and_the_amount_in_capitals(seeded
     assert "社会救助资金拨付单" in text and order.order_no in text and case.acceptance_no in text
     assert "壹仟伍佰伍拾叁元伍角整" in text and "低保补差" in text and "1,455.00" in text and "分类施保·未成年人" in text
     assert order.account_no not in text  # the account masked to its last four digits
+
+
+def test_a_recorded_move_takes_the_new_countys_standard_from_the_month_after(seeded, office, clock):
+    from jiuzhu import regions
+
+    case, benefit = _granted(seeded, office, clock)
+    town = sorted(r.code for r in regions.load().children("510802000000"))[0]  # 广元市利州区
+    with pytest.raises(cases.CaseError) as err:
+        cases.record_household_change(seeded, office["cw"], case.acceptance_no, "migration", "迁往广元", "2025-04-10",
+                                      new_region_code="510802", clock=clock)
+    assert err.value.code == "REGION_INVALID"
+    cases.record_household_change(seeded, office["cw"], case.acceptance_no, "migration", "迁往广元", "2025-04-10",
+                                  new_region_code=town, clock=clock)
+    for period in ("2025-04", "2025-05"):
+        funds.generate_month(seeded, period, clock=clock)
+    amounts = dict(seeded.execute(select(DisbursementOrder.period, DisbursementOrder.amount)
+                                  .where(DisbursementOrder.benefit_id == benefit.id)).all())
+    guangyuan = Decimal(policy.standard("510802", "urban", "dibao", date(2025, 5, 1)).amount_yuan)
+    assert guangyuan != 985
+    assert amounts["2025-04"] == 1553.5  # the month of the move: still 锦江's standard
+    assert Decimal(str(amounts["2025-05"])) == (guangyuan * 3 - 1500 + guangyuan / 10).quantize(Decimal("0.01"))
+    seeded.refresh(benefit)
+    assert json.loads(benefit.breakdown_json)["place"]["county_code"] == "510802"

@@ -94,9 +94,13 @@ if number.strip():
             change_kind = st.selectbox("变更类别", list(kinds), format_func=kinds.get, key="tasks_change_kind")
             change_text = st.text_input("变更内容", key="tasks_change_text")
             change_day = st.text_input("生效日期(YYYY-MM-DD)", key="tasks_change_day")
+            moved_to = ""
+            if change_kind == "migration":
+                moved_to = st.text_input("迁入地乡镇(街道)区划代码(在保家庭自迁移次月起按迁入地标准计算)",
+                                         key="tasks_change_region")
             if st.button("登记变更", key="tasks_change_submit"):
                 _, changed = ui.attempt(cs.act, user, info["acceptance_no"], f"change:{change_kind}", note=change_text,
-                                        to_region=change_day)
+                                        to_region=change_day, new_region=moved_to)
                 if changed:
                     st.success("已登记。")
                     st.rerun()
