@@ -245,7 +245,7 @@ def _normalise_members(members: list[MemberIn]) -> list[MemberIn]:
     return out
 
 
-def _check_materials(item: catalogue.ItemDefinition, materials: list[MaterialIn]) -> None:
+def check_materials(item: catalogue.ItemDefinition, materials: list[MaterialIn]) -> None:
     names = {m.name for m in materials}
     missing = [name for name in item.required_materials if name not in names]
     if missing:
@@ -287,8 +287,10 @@ def accept(session: Session, user: access.Principal, *, item_code: str, region_c
     item = catalogue.effective(session, item_code, region12)
     flow = flows.get(item.flow_code, flow_dir)
     members = _normalise_members(members)
-    _check_materials(item, materials)
-    access.authorize_and_audit(session, user, "accept_application", region12, masking.pseudonym(members[0].person_id),
+    check_materials(item, materials)
+    # at the window an officer accepts; online the citizen submits, and the township accepts it later
+    action = "accept_application" if channel == "window" else "submit_application"
+    access.authorize_and_audit(session, user, action, region12, masking.pseudonym(members[0].person_id),
                                purpose=purpose or f"受理{item.name_zh}申请",
                                detail={"aid_item": item.item_code, "members": len(members), "channel": channel},
                                clock=clock)

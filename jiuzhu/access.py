@@ -48,8 +48,11 @@ ROLE_NAMES_ZH = {
     SECURITY_ADMIN: "安全管理员",
     AUDIT_ADMIN: "审计管理员",
 }
-ROLES = tuple(ROLE_NAMES_ZH)
+ROLES = tuple(ROLE_NAMES_ZH)  # the staff roles a user account can hold
 ADMIN_ROLES = frozenset({SYSTEM_ADMIN, SECURITY_ADMIN, AUDIT_ADMIN})
+# the public portal's registered citizen (公众用户): never a staff account, only the portal's own actions
+CITIZEN = "citizen"
+PRINCIPAL_NAMES_ZH = {**ROLE_NAMES_ZH, CITIZEN: "公众用户"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ ACTIONS = {
     "search_person": Action("模糊查询人员", True),
     "view_household_report": Action("查看家庭经济状况核对报告", True),
     "accept_application": Action("受理救助申请", True),
+    "submit_application": Action("网上申请救助", True),
+    "submit_complaint": Action("提交投诉举报与咨询", False),
+    "handle_complaint": Action("办理投诉举报与咨询", True),
     "submit_verification": Action("提交核对申请", True),
     "review_verification": Action("复核核对结果", True),
     "handle_warning": Action("处理监测预警", True),
@@ -113,6 +119,7 @@ MATRIX: dict[str, frozenset[str]] = {
             "submit_verification",
             "handle_warning",
             "handle_case",
+            "handle_complaint",
             "view_archive",
             "file_relatives",
             "edit_catalogue",
@@ -126,6 +133,7 @@ MATRIX: dict[str, frozenset[str]] = {
             "view_household_report",
             "approve_assistance",
             "handle_case",
+            "handle_complaint",
             "view_archive",
             "issue_certificate",
             "file_relatives",
@@ -145,6 +153,7 @@ MATRIX: dict[str, frozenset[str]] = {
             "view_household_report",
             "view_supervision",
             "handle_supervision",
+            "handle_complaint",
             "view_archive",
             "view_audit",
             "view_aggregate",
@@ -155,6 +164,8 @@ MATRIX: dict[str, frozenset[str]] = {
     SYSTEM_ADMIN: frozenset({"manage_users", "view_exchange_status"}),
     SECURITY_ADMIN: frozenset({"manage_security_settings"}),
     AUDIT_ADMIN: frozenset({"view_audit", "export_audit"}),
+    # a citizen applies for their own family and files complaints; the portal checks the family
+    CITIZEN: frozenset({"submit_application", "submit_complaint"}),
 }
 
 # Highest field access level each role may read (contracts: 1 public .. 4 most sensitive).
@@ -171,6 +182,7 @@ MAX_LEVEL = {
     SYSTEM_ADMIN: 1,
     SECURITY_ADMIN: 1,
     AUDIT_ADMIN: 1,
+    CITIZEN: 1,
 }
 
 # The duty that belongs to exactly one administrator.
@@ -218,13 +230,13 @@ def authorize(user: Principal, action: str, region_code: str | None, access_leve
     if action not in ACTIONS:
         return _deny("UNKNOWN_ACTION", f"未知的操作:{action}")
     if action not in MATRIX[role]:
-        return _deny("ROLE_NOT_PERMITTED", f"{ROLE_NAMES_ZH[role]}无权{ACTIONS[action].name_zh}")
+        return _deny("ROLE_NOT_PERMITTED", f"{PRINCIPAL_NAMES_ZH[role]}无权{ACTIONS[action].name_zh}")
     if not isinstance(access_level, int) or not 1 <= access_level <= 4:
         return _deny("UNKNOWN_LEVEL", f"数据访问级别无效:{access_level}(应为1至4)")
     if access_level > MAX_LEVEL[role]:
         return _deny(
             "LEVEL_TOO_HIGH",
-            f"{ROLE_NAMES_ZH[role]}最高只能访问{MAX_LEVEL[role]}级数据,该数据为{access_level}级",
+            f"{PRINCIPAL_NAMES_ZH[role]}最高只能访问{MAX_LEVEL[role]}级数据,该数据为{access_level}级",
         )
     tree = regions.load()
     if not region_code or region_code not in tree:

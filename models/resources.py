@@ -58,7 +58,7 @@ def needs_of(row: dict) -> list[str]:
     return found
 
 
-def _serves(project: Project, county_code: str) -> int | None:
+def serves(project: Project, county_code: str) -> int | None:
     """How locally a project serves the county (higher is more local), or None."""
     county = county_code[:6]
     best = None
@@ -79,7 +79,7 @@ def suggest(needs: list[str], county_code: str, limit: int = 3) -> list[dict]:
     scored = []
     for p in catalogue():
         met = [n for n in needs if n in p.needs]
-        local = _serves(p, county_code)
+        local = serves(p, county_code)
         if met and local:
             scored.append((-len(met), -local, p.code, p, met))
     return [{"code": p.code, "name_zh": p.name_zh, "provider": p.provider, "service_zh": p.service_zh,

@@ -768,3 +768,95 @@ class Certificate(Base):
         Index("ix_certificates_benefit", "benefit_id"),
         Index("ix_certificates_updated_at", "updated_at"),
     )
+
+
+class Citizen(Base):
+    """公众用户: registered on the public portal by real identity (name, citizen ID, phone)."""
+
+    __tablename__ = "citizens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[str] = mapped_column(String(18), nullable=False)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    phone: Mapped[str] = mapped_column(String(11), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    identity_checked: Mapped[str] = mapped_column(String(16), nullable=False)  # registry | check_digit
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("person_id", name="uq_citizens_person"),
+        Index("ix_citizens_updated_at", "updated_at"),
+    )
+
+
+class PortalRateEvent(Base):
+    """One attempt counted against a rate limit (a pseudonymous bucket: action + key digest)."""
+
+    __tablename__ = "portal_rate_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    bucket: Mapped[str] = mapped_column(String(96), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        Index("ix_portal_rate_events_bucket", "bucket", "at"),
+        Index("ix_portal_rate_events_updated_at", "updated_at"),
+    )
+
+
+class Complaint(Base):
+    """投诉、举报(署名/匿名)与咨询: routed to the responsible office with a committed reply date."""
+
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(String(32), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)  # complaint | report | consultation
+    signed: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    citizen_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # null when anonymous
+    contact_phone: Mapped[str | None] = mapped_column(String(11), nullable=True)
+    query_code_hash: Mapped[str] = mapped_column(String(64), nullable=False)  # SM3 of the query code
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)  # where the matter is
+    office_code: Mapped[str] = mapped_column(String(12), nullable=False)  # who must answer
+    subject: Mapped[str] = mapped_column(String(128), nullable=False)
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # open | replied | closed
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    handled_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reply: Mapped[str | None] = mapped_column(Text, nullable=True)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("ticket_no", name="uq_complaints_ticket"),
+        CheckConstraint("kind IN ('complaint', 'report', 'consultation')", name="ck_complaints_kind"),
+        CheckConstraint("status IN ('open', 'replied', 'closed')", name="ck_complaints_status"),
+        Index("ix_complaints_office_status", "office_code", "status"),
+        Index("ix_complaints_updated_at", "updated_at"),
+    )
+
+
+class ComplaintImage(Base):
+    """An image attached to a complaint, re-encoded to PNG: nothing but pixels is stored."""
+
+    __tablename__ = "complaint_images"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    complaint_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    sm3: Mapped[str] = mapped_column(String(64), nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        Index("ix_complaint_images_complaint", "complaint_id"),
+        Index("ix_complaint_images_updated_at", "updated_at"),
+    )
