@@ -206,7 +206,7 @@ def policies(session: Session, region_code: str, query: str = "") -> list[dict]:
 
 def service_projects(county_code: str | None = None, need: str | None = None) -> list[dict]:
     """公益服务项目 (MN-5) serving a county (or all of them), optionally for one need."""
-    from models import resources  # noqa: PLC0415
+    from models import resources
 
     out = []
     for p in resources.catalogue():

@@ -14,7 +14,14 @@ from sqlalchemy import select, update
 
 from assistance import cases, catalogue, portal
 from jiuzhu import lake, regions
-from jiuzhu.business.models import AssistanceCase, AuditLog, Citizen, Complaint, ComplaintImage, VerificationRequest
+from jiuzhu.business.models import (
+    AssistanceCase,
+    AuditLog,
+    Citizen,
+    Complaint,
+    ComplaintImage,
+    VerificationRequest,
+)
 from tests.business import casekit
 
 PASSWORD = "Qiuzhu#2026portal"
