@@ -32,7 +32,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from assistance import cases, catalogue
+from assistance import cases, catalogue, knowledge
 from jiuzhu import access, audit, auth, ids, lake, masking, regions, workdays
 from jiuzhu.business.models import (
     AidItem,
@@ -191,7 +191,8 @@ def principal(citizen: Citizen) -> CitizenPrincipal:
 
 
 def policies(session: Session, region_code: str, query: str = "") -> list[dict]:
-    """The published aid items in force for a place, filtered by the words of ``query``."""
+    """The published aid items in force for a place, filtered by the words of ``query`` (each word or
+    one of its synonyms must appear)."""
     items = catalogue.portal_items(session, region_code)
     words = [w for w in re.split(r"\s+", (query or "").strip()) if w]
     if not words:
@@ -201,7 +202,9 @@ def policies(session: Session, region_code: str, query: str = "") -> list[dict]:
         return " ".join([item["name"], item["category"], item["scope"], item["standards"], item["where_to_go"],
                          *item["conditions"], *(m["name"] for m in item["materials"])])
 
-    return [i for i in items if all(w in text(i) for w in words)]
+    # each word, or a synonym of it (低保 finds 最低生活保障: the knowledge base's synonym map)
+    alternatives = [knowledge.expand_phrases(w) for w in words]
+    return [i for i in items if all(any(p in text(i) for p in alts) for alts in alternatives)]
 
 
 def service_projects(county_code: str | None = None, need: str | None = None) -> list[dict]:
