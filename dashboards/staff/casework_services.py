@@ -19,6 +19,7 @@ from assistance import (
     catalogue,
     entitlement,
     flows,
+    portal,
     relatives,
 )
 from dashboards.staff.runtime import business_session, china_time, now
@@ -224,3 +225,22 @@ def my_relatives(user: access.Principal) -> pd.DataFrame:
 def file_relative(user: access.Principal, person_id: str, relation_zh: str) -> None:
     with business_session() as db:
         relatives.file_relative(db, user, person_id, relation_zh, clock=now)
+
+
+COMPLAINT_COLUMNS = ["编号", "受理号", "类别", "署名", "事项所在地", "事由", "状态", "答复期限", "超期"]
+
+
+def complaints(user: access.Principal, open_only: bool = True) -> tuple[pd.DataFrame, dict]:
+    """The portal's complaints, reports and consultations for the user's office and those below it:
+    the list, and each one's full text and images by id (an audited read)."""
+    with business_session() as db:
+        rows = portal.complaints_inbox(db, user, open_only=open_only, clock=now)
+    frame = pd.DataFrame([{"编号": r.id, "受理号": r.ticket_no, "类别": r.kind_zh, "署名": "署名" if r.signed else "匿名",
+                           "事项所在地": r.region_zh, "事由": r.subject, "状态": r.status_zh, "答复期限": r.due_on,
+                           "超期": "已超期" if r.overdue else ""} for r in rows], columns=COMPLAINT_COLUMNS)
+    return frame, {r.id: r for r in rows}
+
+
+def reply_complaint(user: access.Principal, complaint_id: int, text: str, close: bool) -> None:
+    with business_session() as db:
+        portal.reply(db, user, complaint_id, text, close=close, clock=now)

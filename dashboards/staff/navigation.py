@@ -41,6 +41,8 @@ PAGES: tuple[PageSpec, ...] = (
              "accept_application"),
     PageSpec("tasks", "views/tasks.py", "待办事项", ":material/pending_actions:", "救助业务", "handle_case"),
     PageSpec("archives", "views/archives.py", "档案管理", ":material/inventory_2:", "救助业务", "view_archive"),
+    PageSpec("complaints", "views/complaints.py", "投诉咨询", ":material/support_agent:", "救助业务",
+             "handle_complaint"),
     PageSpec("verification", "views/verification.py", "核对工作台", ":material/fact_check:", "核对",
              "submit_verification"),
     PageSpec("search", "views/search.py", "人员查询", ":material/person_search:", "核对", "search_person"),
