@@ -10,6 +10,7 @@ SERVE ?= 1
 # the engine that builds the marts: duckdb (embedded default) or spark (Sail in local-cluster mode)
 ENGINE ?= duckdb
 STAFF_PORT ?= 8501
+PORTAL_PORT ?= 8502
 DAGSTER_PORT ?= 3000
 
 export JIUZHU_HOME ?= $(CURDIR)/var
@@ -71,10 +72,12 @@ demo: setup
 	$(BIN)/jiuzhu exchange status
 ifeq ($(SERVE),1)
 	@echo "员工端 staff app:  http://127.0.0.1:$(STAFF_PORT)"
-	@echo "Dagster UI:        http://127.0.0.1:$(DAGSTER_PORT)   (Ctrl-C stops both)"
+	@echo "公众门户 portal:   http://127.0.0.1:$(PORTAL_PORT)"
+	@echo "Dagster UI:        http://127.0.0.1:$(DAGSTER_PORT)   (Ctrl-C stops all three)"
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(BIN)/dagster-webserver -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_PORT) >$(JIUZHU_HOME)/dagster-webserver.log 2>&1 & \
 	  $(BIN)/streamlit run dashboards/staff/app.py --server.port $(STAFF_PORT) & \
+	  $(BIN)/streamlit run dashboards/portal/app.py --server.port $(PORTAL_PORT) & \
 	  wait
 endif
 

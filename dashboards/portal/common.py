@@ -9,8 +9,8 @@ from jiuzhu import regions
 
 STYLE = """
 <style>
-html, body, [class*="st-"] { font-size: 18px; }
-h1 { font-size: 1.7rem !important; } h2 { font-size: 1.35rem !important; } h3 { font-size: 1.15rem !important; }
+html { font-size: 18px; }
+h1 { font-size: 1.75rem !important; } h2 { font-size: 1.35rem !important; } h3 { font-size: 1.15rem !important; }
 .stButton button, .stFormSubmitButton button { min-height: 3rem; font-size: 1.05rem; }
 .block-container { padding-top: 1.2rem; max-width: 46rem; }
 </style>
