@@ -262,3 +262,14 @@ def test_disclosure_shows_masked_names_only_during_the_publicity_period(seeded, 
     clock.advance(days=8)
     assert portal.disclosure(seeded, township, clock=clock) == []  # the period is over
     assert seeded.scalar(select(AssistanceCase.status)) in ("approved", "in_progress")
+
+
+def test_no_staff_account_can_hold_the_public_role(session, clock):
+    from jiuzhu import access, auth
+
+    with pytest.raises(auth.AccountError) as err:
+        auth.create_user(session, "gongzhong01", "公众", access.CITIZEN, "510000000000", PASSWORD, clock=clock)
+    assert err.value.code == "ROLE_UNKNOWN"
+    citizen = portal.CitizenPrincipal(1, casekit.person_id(5), "张三", "public:1")
+    assert not access.authorize(citizen, "view_person", "510104000000").allowed  # nothing of the staff's
+    assert access.authorize(citizen, "submit_complaint", "510104017000").allowed
