@@ -13,6 +13,7 @@ from pipelines.defs.marts import assets as marts
 from pipelines.defs.monitoring import assets as monitoring
 from pipelines.defs.operations import assets as operations
 from pipelines.defs.operations import sensors as operations_sensors
+from pipelines.defs.sharing import assets as sharing
 from pipelines.defs.verification import assets as verification
 
 # Cross-cutting policy lives here only: transient failures (a locked file, a slow disk) are
@@ -31,12 +32,12 @@ defs = dg.Definitions(
             foundation.policy_asset_limits, *foundation.BUSINESS_MIRRORS,
             *exchange.PULL_ASSETS, *exchange.INGEST_ASSETS, *exchange.SILVER_ASSETS, *exchange.DERIVED_ASSETS,
             marts.dbt_models, *marts.PUBLISH_ASSETS, *verification.ASSETS,
-            *monitoring.ASSETS, *operations.ASSETS, *casework.ASSETS],
+            *monitoring.ASSETS, *operations.ASSETS, *casework.ASSETS, *sharing.ASSETS],
     asset_checks=[foundation.regions_are_complete],
     resources={"paths": PlatformPaths(), "dbt": marts.DBT_RESOURCE},
     sensors=[inbox_sensor, *operations_sensors.SENSORS],
     schedules=[BUSINESS_MIRROR_SCHEDULE, verification.REVERIFICATION_SCHEDULE, *monitoring.SCHEDULES, *operations.SCHEDULES,
-               *casework.SCHEDULES],
+               *casework.SCHEDULES, *sharing.SCHEDULES],
     jobs=[
         dg.define_asset_job("foundation", selection=dg.AssetSelection.groups("silver_reference", "synthetic",
                                                                              "bronze_business"),
@@ -51,6 +52,7 @@ defs = dg.Definitions(
         *monitoring.JOBS,
         *operations.JOBS,
         *casework.JOBS,
+        *sharing.JOBS,
         dg.define_asset_job("publish_gold", selection=dg.AssetSelection.assets(*marts.PUBLISH_ASSETS),
                             op_retry_policy=RETRY),
     ],

@@ -544,6 +544,31 @@ def relational_sources(user: access.Principal) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["共享单位", "数据库类型", "连接配置", "增量水位(源库变更时间)", "最近抽取", "说明"])
 
 
+MASKS_ZH = {"clear": "明文", "mask_id": "部分隐藏", "mask_name": "姓名部分隐藏", "mask_phone": "部分隐藏",
+            "pseudonym": "假名化", "year": "只保留年份"}
+
+
+def sharing_agreements(user: access.Principal) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """共享库 (EX-4): the agreements (unit, purpose, legal basis, dataset, each column with its masking,
+    frequency, format) and the extracts made so far, checked against their manifests' checksums."""
+    from exchange import sharing  # noqa: PLC0415
+
+    _authorize(user, "view_exchange_status", regions.PROVINCE_CODE)
+    agreements = pd.DataFrame([{
+        "协议": a.code, "共享单位": a.unit, "用途": a.purpose, "依据": a.legal_basis, "数据集": a.dataset,
+        "字段(脱敏方式)": "、".join(f"{c}({MASKS_ZH[m]})" for c, m in a.columns.items()),
+        "范围": full_region_name(a.region_code.ljust(12, "0")), "频率": {"daily": "每日", "weekly": "每周",
+                                                                      "monthly": "每月"}[a.frequency],
+        "格式": a.format} for a in sharing.load()],
+        columns=["协议", "共享单位", "用途", "依据", "数据集", "字段(脱敏方式)", "范围", "频率", "格式"])
+    made = pd.DataFrame([{
+        "协议": m["agreement"], "共享单位": m["unit"], "生成时间": china_time(datetime.fromisoformat(m["generated_at"])),
+        "数据期": m.get("period") or "全部", "行数": m["rows"], "数据版本": m["dataset_version"], "文件": m["file"],
+        "校验": "完整" if m["intact"] else "文件与清单不符"} for m in sharing.extracts(sharing.outbox_root(settings.load().home))],
+        columns=["协议", "共享单位", "生成时间", "数据期", "行数", "数据版本", "文件", "校验"])
+    return agreements, made
+
+
 def department_status(user: access.Principal) -> pd.DataFrame:
     """Per department: last batch, its receipt, freshness and quality (``exchange.status``)."""
     _authorize(user, "view_exchange_status", regions.PROVINCE_CODE)

@@ -34,6 +34,19 @@ pulls = ui.guarded(services.relational_sources, user)
 if pulls is not None:
     ui.table(pulls, key="exchange_relational", empty="没有以数据库方式共享的单位。")
 
+st.header("共享库(对外共享)", divider="red")
+st.caption("按共享协议向其他单位提供数据:只提供协议约定的字段,按约定脱敏,每次提供写入单位的发件箱并记入审计日志"
+           "(Dagster 作业 sharing_<协议>)。")
+shared = ui.guarded(services.sharing_agreements, user)
+if shared is not None:
+    agreements, made = shared
+    ui.table(agreements, key="exchange_agreements", empty="没有共享协议。")
+    st.subheader("已提供的数据")
+    ui.table(made, key="exchange_extracts", empty="尚未按协议提供过数据。")
+    broken = int((made["校验"] != "完整").sum()) if not made.empty else 0
+    if broken:
+        st.error(f"{broken}份已提供的数据文件与其清单不符,请核查发件箱。")
+
 st.header("拒收记录", divider="red")
 slugs = departments.slugs()
 department = st.selectbox("共享单位", slugs, format_func=lambda s: departments.get(s).name, key="exchange_department")
