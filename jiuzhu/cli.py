@@ -327,6 +327,45 @@ def casework_recover() -> None:
                f"未变{result.unchanged}条")
 
 
+@main.group("sync")
+def sync_group() -> None:
+    """纵向同步:向市县节点导出增量同步包、在节点导入同步包。"""
+
+
+@sync_group.command("export")
+@click.option("--region", required=True, help="节点的市(州)或县(市、区)区划代码")
+@click.option("--out", "out_dir", required=True, type=click.Path(), help="同步包的输出目录")
+@click.option("--node-state", type=click.Path(exists=True), help="节点回报的 state.json(不给则为全量)")
+def sync_export(region: str, out_dir: str, node_state: str | None) -> None:
+    """Export the region's incremental package from this (province) lake."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from exchange import sync  # noqa: PLC0415
+    from jiuzhu import settings  # noqa: PLC0415
+
+    acknowledged = json.loads(Path(node_state).read_text("utf-8"))["tables"] if node_state else None
+    package = sync.export(settings.load().lake, region, Path(out_dir), acknowledged=acknowledged)
+    tables = package.manifest["tables"]
+    click.echo(f"同步包 {package.folder}:{len(tables)}张表,新增{sum(t['inserts']['rows'] for t in tables.values())}行,"
+               f"删除{sum(t['deletes']['rows'] for t in tables.values())}行")
+
+
+@sync_group.command("apply")
+@click.argument("package", type=click.Path(exists=True, file_okay=False))
+@click.option("--node", "node_lake", required=True, type=click.Path(), help="接收节点的数据湖目录")
+def sync_apply(package: str, node_lake: str) -> None:
+    """Verify and apply a package on the receiving node (idempotent)."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from exchange import sync  # noqa: PLC0415
+
+    try:
+        result = sync.apply(Path(node_lake), Path(package))
+    except sync.SyncError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"已导入{len(result.applied)}张表,已是最新{len(result.skipped)}张;节点状态:{Path(node_lake) / sync.STATE}")
+
+
 @main.group("users")
 def users_group() -> None:
     """用户账户:演示账户、修改密码。"""
