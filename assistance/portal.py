@@ -33,7 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assistance import cases, catalogue, knowledge
-from jiuzhu import access, audit, auth, ids, lake, masking, regions, workdays
+from jiuzhu import access, audit, auth, ids, lake, masking, ratelimit, regions, workdays
 from jiuzhu.business.models import (
     AidItem,
     AssistanceCase,
@@ -42,7 +42,6 @@ from jiuzhu.business.models import (
     Citizen,
     Complaint,
     ComplaintImage,
-    PortalRateEvent,
 )
 from jiuzhu.errors import CodedError
 from jiuzhu.supervision import BEIJING
@@ -85,22 +84,11 @@ def _now(clock: audit.Clock) -> _dt.datetime:
 # --- rate limits ---------------------------------------------------------------------------------------------
 
 
-def _bucket(kind: str, key: str) -> str:
-    return f"{kind}:{sm3(f'portal|{kind}|{key}'.encode())[:40]}"
-
-
 def rate_limited(session: Session, kind: str, key: str, clock: audit.Clock) -> None:
     """Count one attempt of ``kind`` for ``key``; refuse when the window's limit is reached."""
     limit, minutes = LIMITS[kind]
-    now = _now(clock)
-    bucket = _bucket(kind, key)
-    since = now - _dt.timedelta(minutes=minutes)
-    used = session.scalar(select(func.count()).select_from(PortalRateEvent)
-                          .where(PortalRateEvent.bucket == bucket, PortalRateEvent.at >= since)) or 0
-    if used >= limit:
+    if not ratelimit.allow(session, f"portal_{kind}", key, limit, minutes, clock):
         raise PortalError("RATE_LIMITED", f"操作过于频繁,请{minutes}分钟后再试")
-    session.add(PortalRateEvent(bucket=bucket, at=now, updated_at=now))
-    session.commit()
 
 
 # --- registration and login ----------------------------------------------------------------------------------

@@ -32,7 +32,6 @@ from deltalake import DeltaTable
 
 from jiuzhu import audit, lake, regions
 from jiuzhu.errors import CodedError
-from verification import signing
 
 FORMAT = "jiuzhu-sync/1"
 REFERENCE = {"regions", "policy_standards", "policy_asset_limits"}  # the same everywhere: not sliced
@@ -102,12 +101,12 @@ class Package:
     manifest: dict
 
 
-def export(lake_root: Path, region_code: str, out_dir: Path, *, acknowledged: dict[str, int] | None = None,
+def export(lake_root: Path, region_code: str, out_dir: Path, *, signer, acknowledged: dict[str, int] | None = None,
            clock: audit.Clock = audit.utc_now) -> Package:
-    """The package bringing a node that holds ``acknowledged`` (table → version) up to now."""
+    """The package bringing a node that holds ``acknowledged`` (table → version) up to now, signed by
+    ``signer`` (``verification.signing.load_signer()``: the platform's Ed25519 key)."""
     prefix = _prefix(region_code)
     acknowledged = acknowledged or {}
-    signer = signing.load_signer()
     now = clock()
     persons_path = lake.table_path(lake_root, "silver", "persons")
     persons_now = DeltaTable(str(persons_path)).version() if lake.exists(persons_path) else None
@@ -160,8 +159,9 @@ def _save_state(node_lake: Path, state: dict[str, int], region: str) -> None:
     path.write_text(json.dumps({"region": region, "tables": state}, ensure_ascii=False, sort_keys=True), "utf-8")
 
 
-def verify(folder: Path, keys: dict | None = None) -> dict:
-    """The package's manifest, after its signature and every file's checksum were checked."""
+def verify(folder: Path, keys: dict) -> dict:
+    """The package's manifest, after its signature (against ``keys``: key id → Ed25519 public key, as
+    ``verification.signing.trusted_keys()`` gives them) and every file's checksum were checked."""
     folder = Path(folder)
     try:
         body = (folder / "manifest.json").read_text("utf-8")
@@ -171,7 +171,6 @@ def verify(folder: Path, keys: dict | None = None) -> dict:
         raise SyncError("PACKAGE_INVALID", f"同步包不完整或无法读取:{exc}") from None
     if manifest.get("format") != FORMAT:
         raise SyncError("PACKAGE_INVALID", "不是本平台的同步包")
-    keys = keys if keys is not None else signing.trusted_keys()
     public = keys.get(manifest.get("key_id"))
     if public is None:
         raise SyncError("PACKAGE_UNTRUSTED", f"同步包的签名密钥 {manifest.get('key_id')} 不在信任列表中")
@@ -194,7 +193,7 @@ class Applied:
     state: dict[str, int] = field(default_factory=dict)
 
 
-def apply(node_lake: Path, folder: Path, *, keys: dict | None = None) -> Applied:
+def apply(node_lake: Path, folder: Path, *, keys: dict) -> Applied:
     """Apply a verified package to the node, idempotently (see the module)."""
     manifest = verify(folder, keys)
     state = node_state(node_lake)

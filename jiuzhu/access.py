@@ -52,7 +52,9 @@ ROLES = tuple(ROLE_NAMES_ZH)  # the staff roles a user account can hold
 ADMIN_ROLES = frozenset({SYSTEM_ADMIN, SECURITY_ADMIN, AUDIT_ADMIN})
 # the public portal's registered citizen (公众用户): never a staff account, only the portal's own actions
 CITIZEN = "citizen"
-PRINCIPAL_NAMES_ZH = {**ROLE_NAMES_ZH, CITIZEN: "公众用户"}
+# a unit calling the exchange API (接口单位): its client's scopes narrow it further
+EXCHANGE_CLIENT = "exchange_client"
+PRINCIPAL_NAMES_ZH = {**ROLE_NAMES_ZH, CITIZEN: "公众用户", EXCHANGE_CLIENT: "接口单位"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,9 @@ ACTIONS = {
     "submit_application": Action("网上申请救助", True),
     "submit_complaint": Action("提交投诉举报与咨询", False),
     "handle_complaint": Action("办理投诉举报与咨询", True),
+    "submit_batch": Action("报送数据批次", True),
+    "view_verification_result": Action("查询委托核对结果", True),
+    "view_sharing": Action("获取共享数据", True),
     "submit_verification": Action("提交核对申请", True),
     "review_verification": Action("复核核对结果", True),
     "handle_warning": Action("处理监测预警", True),
@@ -166,6 +171,8 @@ MATRIX: dict[str, frozenset[str]] = {
     AUDIT_ADMIN: frozenset({"view_audit", "export_audit"}),
     # a citizen applies for their own family and files complaints; the portal checks the family
     CITIZEN: frozenset({"submit_application", "submit_complaint"}),
+    # a unit reports its batches, commissions verifications and reads their results, receives shares
+    EXCHANGE_CLIENT: frozenset({"submit_batch", "submit_verification", "view_verification_result", "view_sharing"}),
 }
 
 # Highest field access level each role may read (contracts: 1 public .. 4 most sensitive).
@@ -183,6 +190,7 @@ MAX_LEVEL = {
     SECURITY_ADMIN: 1,
     AUDIT_ADMIN: 1,
     CITIZEN: 1,
+    EXCHANGE_CLIENT: 3,
 }
 
 # The duty that belongs to exactly one administrator.

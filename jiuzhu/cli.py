@@ -342,9 +342,11 @@ def sync_export(region: str, out_dir: str, node_state: str | None) -> None:
 
     from exchange import sync  # noqa: PLC0415
     from jiuzhu import settings  # noqa: PLC0415
+    from verification import signing  # noqa: PLC0415
 
     acknowledged = json.loads(Path(node_state).read_text("utf-8"))["tables"] if node_state else None
-    package = sync.export(settings.load().lake, region, Path(out_dir), acknowledged=acknowledged)
+    package = sync.export(settings.load().lake, region, Path(out_dir), signer=signing.load_signer(),
+                          acknowledged=acknowledged)
     tables = package.manifest["tables"]
     click.echo(f"同步包 {package.folder}:{len(tables)}张表,新增{sum(t['inserts']['rows'] for t in tables.values())}行,"
                f"删除{sum(t['deletes']['rows'] for t in tables.values())}行")
@@ -358,12 +360,45 @@ def sync_apply(package: str, node_lake: str) -> None:
     from pathlib import Path  # noqa: PLC0415
 
     from exchange import sync  # noqa: PLC0415
+    from verification import signing  # noqa: PLC0415
 
     try:
-        result = sync.apply(Path(node_lake), Path(package))
+        result = sync.apply(Path(node_lake), Path(package), keys=signing.trusted_keys())
     except sync.SyncError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"已导入{len(result.applied)}张表,已是最新{len(result.skipped)}张;节点状态:{Path(node_lake) / sync.STATE}")
+
+
+@main.group("api")
+def api_group() -> None:
+    """数据交换接口:登记调用单位、启动接口服务。"""
+
+
+@api_group.command("client-add")
+@click.option("--unit", "unit_name", required=True, help="调用单位名称")
+@click.option("--region", "region_code", required=True, help="单位的管辖区划代码")
+@click.option("--scope", "scopes", multiple=True, required=True, help="权限范围(可多次):batches:write 等")
+@click.option("--department", help="报送数据的共享单位代码(如 renshe)")
+@click.option("--unit-code", help="共享库发件箱的单位代码(如 cd_zhujian)")
+def api_client_add(unit_name, region_code, scopes, department, unit_code) -> None:
+    """Register a unit's client; its token is printed once (only its SHA-256 is kept)."""
+    from api import exchange_api  # noqa: PLC0415
+
+    with _business_session() as session:
+        client, token = exchange_api.create_client(session, unit_name=unit_name, region_code=region_code,
+                                                   scopes=list(scopes), department=department, unit_code=unit_code)
+    click.echo(f"已登记 {unit_name}(client_id {client.client_id},权限:{client.scopes})")
+    click.echo(f"访问令牌(只显示这一次):{token}")
+
+
+@api_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8600, show_default=True, type=int)
+def api_serve(host: str, port: int) -> None:
+    """Serve the exchange API (uvicorn)."""
+    import uvicorn  # noqa: PLC0415
+
+    uvicorn.run("api.exchange_api:app", host=host, port=port, log_level="warning")
 
 
 @main.group("users")

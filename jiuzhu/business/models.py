@@ -860,3 +860,27 @@ class ComplaintImage(Base):
         Index("ix_complaint_images_complaint", "complaint_id"),
         Index("ix_complaint_images_updated_at", "updated_at"),
     )
+
+
+class ApiClient(Base):
+    """数据交换接口的调用单位: a unit's client with its token (only the SHA-256 is kept), scopes and area."""
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    unit_name: Mapped[str] = mapped_column(String(128), nullable=False)
+    unit_code: Mapped[str | None] = mapped_column(String(32), nullable=True)  # its sharing outbox, if any
+    department: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the department it reports as
+    region_code: Mapped[str] = mapped_column(String(12), nullable=False)
+    scopes: Mapped[str] = mapped_column(Text, nullable=False)  # space-separated
+    token_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("client_id", name="uq_api_clients_client"),
+        Index("ix_api_clients_updated_at", "updated_at"),
+    )

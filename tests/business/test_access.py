@@ -29,42 +29,46 @@ ROLE_COLUMNS = [
     "security_admin",
     "audit_admin",
     "citizen",
+    "exchange_client",
 ]
 
 # The specification, written out by hand: Y = allowed inside the jurisdiction.
 # fmt: off
-#                                VO CW AP AN DM DE SV FI SY SE AU CI
+#                                VO CW AP AN DM DE SV FI SY SE AU CI EX
 EXPECTED = {
-    "view_person":               "Y  Y  Y  .  .  .  Y  .  .  .  .  .",
-    "search_person":             "Y  Y  Y  .  .  .  .  .  .  .  .  .",
-    "view_household_report":     "Y  Y  Y  .  .  .  Y  .  .  .  .  .",
-    "accept_application":        ".  Y  .  .  .  .  .  .  .  .  .  .",
-    "submit_application":        ".  .  .  .  .  .  .  .  .  .  .  Y",
-    "submit_complaint":          ".  .  .  .  .  .  .  .  .  .  .  Y",
-    "handle_complaint":          ".  Y  Y  .  .  .  Y  .  .  .  .  .",
-    "submit_verification":       "Y  Y  .  .  .  .  .  .  .  .  .  .",
-    "review_verification":       "Y  .  .  .  .  .  .  .  .  .  .  .",
-    "handle_warning":            "Y  Y  .  .  .  .  .  .  .  .  .  .",
-    "approve_assistance":        ".  .  Y  .  .  .  .  .  .  .  .  .",
-    "handle_case":               ".  Y  Y  .  .  .  .  .  .  .  .  .",
-    "view_archive":              ".  Y  Y  .  .  .  Y  .  .  .  .  .",
-    "manage_funds":              ".  .  .  .  .  .  .  Y  .  .  .  .",
-    "issue_certificate":         ".  .  Y  .  .  .  .  .  .  .  .  .",
-    "file_relatives":            "Y  Y  Y  .  .  .  .  Y  .  .  .  .",
-    "edit_catalogue":            ".  Y  Y  .  .  .  .  .  .  .  .  .",
-    "publish_catalogue":         ".  .  Y  .  .  .  .  .  .  .  .  .",
-    "handle_supervision":        ".  .  .  .  .  .  Y  .  .  .  .  .",
-    "export_personal":           "Y  .  Y  .  .  .  .  .  .  .  .  .",
-    "view_aggregate":            "Y  Y  Y  Y  Y  Y  Y  Y  .  .  .  .",
-    "export_aggregate":          ".  .  Y  Y  Y  .  Y  .  .  .  .  .",
-    "adhoc_sql":                 ".  .  .  Y  .  .  .  .  .  .  .  .",
-    "view_supervision":          ".  .  .  .  .  .  Y  .  .  .  .  .",
-    "view_exchange_status":      ".  .  .  .  .  Y  .  .  Y  .  .  .",
-    "run_pipeline":              ".  .  .  .  .  Y  .  .  .  .  .  .",
-    "manage_users":              ".  .  .  .  .  .  .  .  Y  .  .  .",
-    "manage_security_settings":  ".  .  .  .  .  .  .  .  .  Y  .  .",
-    "view_audit":                ".  .  .  .  .  .  Y  .  .  .  Y  .",
-    "export_audit":              ".  .  .  .  .  .  .  .  .  .  Y  .",
+    "view_person":               "Y  Y  Y  .  .  .  Y  .  .  .  .  .  .",
+    "search_person":             "Y  Y  Y  .  .  .  .  .  .  .  .  .  .",
+    "view_household_report":     "Y  Y  Y  .  .  .  Y  .  .  .  .  .  .",
+    "accept_application":        ".  Y  .  .  .  .  .  .  .  .  .  .  .",
+    "submit_application":        ".  .  .  .  .  .  .  .  .  .  .  Y  .",
+    "submit_complaint":          ".  .  .  .  .  .  .  .  .  .  .  Y  .",
+    "handle_complaint":          ".  Y  Y  .  .  .  Y  .  .  .  .  .  .",
+    "submit_batch":              ".  .  .  .  .  .  .  .  .  .  .  .  Y",
+    "view_verification_result":  ".  .  .  .  .  .  .  .  .  .  .  .  Y",
+    "view_sharing":              ".  .  .  .  .  .  .  .  .  .  .  .  Y",
+    "submit_verification":       "Y  Y  .  .  .  .  .  .  .  .  .  .  Y",
+    "review_verification":       "Y  .  .  .  .  .  .  .  .  .  .  .  .",
+    "handle_warning":            "Y  Y  .  .  .  .  .  .  .  .  .  .  .",
+    "approve_assistance":        ".  .  Y  .  .  .  .  .  .  .  .  .  .",
+    "handle_case":               ".  Y  Y  .  .  .  .  .  .  .  .  .  .",
+    "view_archive":              ".  Y  Y  .  .  .  Y  .  .  .  .  .  .",
+    "manage_funds":              ".  .  .  .  .  .  .  Y  .  .  .  .  .",
+    "issue_certificate":         ".  .  Y  .  .  .  .  .  .  .  .  .  .",
+    "file_relatives":            "Y  Y  Y  .  .  .  .  Y  .  .  .  .  .",
+    "edit_catalogue":            ".  Y  Y  .  .  .  .  .  .  .  .  .  .",
+    "publish_catalogue":         ".  .  Y  .  .  .  .  .  .  .  .  .  .",
+    "handle_supervision":        ".  .  .  .  .  .  Y  .  .  .  .  .  .",
+    "export_personal":           "Y  .  Y  .  .  .  .  .  .  .  .  .  .",
+    "view_aggregate":            "Y  Y  Y  Y  Y  Y  Y  Y  .  .  .  .  .",
+    "export_aggregate":          ".  .  Y  Y  Y  .  Y  .  .  .  .  .  .",
+    "adhoc_sql":                 ".  .  .  Y  .  .  .  .  .  .  .  .  .",
+    "view_supervision":          ".  .  .  .  .  .  Y  .  .  .  .  .  .",
+    "view_exchange_status":      ".  .  .  .  .  Y  .  .  Y  .  .  .  .",
+    "run_pipeline":              ".  .  .  .  .  Y  .  .  .  .  .  .  .",
+    "manage_users":              ".  .  .  .  .  .  .  .  Y  .  .  .  .",
+    "manage_security_settings":  ".  .  .  .  .  .  .  .  .  Y  .  .  .",
+    "view_audit":                ".  .  .  .  .  .  Y  .  .  .  Y  .  .",
+    "export_audit":              ".  .  .  .  .  .  .  .  .  .  Y  .  .",
 }
 # fmt: on
 EXPECTED_MAX_LEVEL = {
@@ -80,6 +84,7 @@ EXPECTED_MAX_LEVEL = {
     "security_admin": 1,
     "audit_admin": 1,
     "citizen": 1,
+    "exchange_client": 3,
 }
 
 
@@ -110,7 +115,7 @@ def cells():
 
 
 def test_the_written_matrix_covers_every_role_and_action_of_the_module():
-    assert set(ROLE_COLUMNS) == set(access.ROLES) | {access.CITIZEN} == set(access.MATRIX)
+    assert set(ROLE_COLUMNS) == set(access.ROLES) | {access.CITIZEN, access.EXCHANGE_CLIENT} == set(access.MATRIX)
     assert access.CITIZEN not in access.ROLES  # no staff account can hold the public role
     assert set(EXPECTED) == set(access.ACTIONS)
     assert set(access.ROLE_NAMES_ZH.values()) == {

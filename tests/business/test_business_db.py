@@ -13,7 +13,7 @@ from jiuzhu.business.models import Base
 def test_migrations_build_exactly_the_models(engine):
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-        assert MigrationContext.configure(conn).get_current_revision() == "0008_public_portal"
+        assert MigrationContext.configure(conn).get_current_revision() == "0009_exchange_api"
 
 
 def test_every_table_carries_updated_at_for_incremental_mirroring(engine):
@@ -28,7 +28,9 @@ def test_every_table_carries_updated_at_for_incremental_mirroring(engine):
                       # benefit mechanics (0007)
                       "benefit_adjustments",
                       # the public portal (0008)
-                      "citizens", "portal_rate_events", "complaints", "complaint_images"}
+                      "citizens", "portal_rate_events", "complaints", "complaint_images",
+                      # the exchange API (0009)
+                      "api_clients"}
     for table in tables:
         assert "updated_at" in {c["name"] for c in inspect(engine).get_columns(table)}
 

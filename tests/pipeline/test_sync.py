@@ -15,8 +15,13 @@ import pytest
 from exchange import sync
 from jiuzhu import lake
 from tests.business.conftest import FakeClock
+from verification import signing
 
 COUNTY = "510104"
+
+
+def _keys():  # the node trusts the province key
+    return signing.trusted_keys()
 
 
 @pytest.fixture(autouse=True)
@@ -94,8 +99,9 @@ def test_a_county_node_follows_the_province_over_three_months(tmp_path):
     clock = FakeClock(datetime(2026, 9, 20, 2, 0, tzinfo=UTC))
     packages = []
     for month in _province_months(province):
-        package = sync.export(province, COUNTY, out, acknowledged=sync.node_state(node), clock=clock)
-        result = sync.apply(node, package.folder)
+        package = sync.export(province, COUNTY, out, signer=signing.load_signer(), acknowledged=sync.node_state(node),
+                              clock=clock)
+        result = sync.apply(node, package.folder, keys=_keys())
         assert result.applied, month
         _node_equals_slice(province, node)
         packages.append(package)
@@ -111,7 +117,7 @@ def test_a_county_node_follows_the_province_over_three_months(tmp_path):
 
     names = ("silver/persons", "silver/deposits", "gold/statistics/monthly")
     before = {n: (_sorted(lake.read(node / n)), lake.read(node / n).num_rows) for n in names}
-    replay = sync.apply(node, packages[-1].folder)
+    replay = sync.apply(node, packages[-1].folder, keys=_keys())
     assert replay.applied == [] and set(replay.skipped) == set(last)
     assert all(_sorted(lake.read(node / n)).equals(f) for n, (f, _) in before.items())  # nothing changed
 
@@ -121,32 +127,34 @@ def test_a_tampered_package_and_a_skipped_one_are_refused(tmp_path):
     clock = FakeClock(datetime(2026, 9, 20, 2, 0, tzinfo=UTC))
     months = _province_months(province)
     next(months)
-    first = sync.export(province, COUNTY, out, clock=clock)
+    first = sync.export(province, COUNTY, out, signer=signing.load_signer(), clock=clock)
     node = tmp_path / "node"
-    sync.apply(node, first.folder)
+    sync.apply(node, first.folder, keys=_keys())
     next(months)
     clock.advance(days=30)
-    second = sync.export(province, COUNTY, out, acknowledged=sync.node_state(node), clock=clock)
+    second = sync.export(province, COUNTY, out, signer=signing.load_signer(), acknowledged=sync.node_state(node),
+                              clock=clock)
 
     data = second.folder / second.manifest["tables"]["silver/deposits"]["inserts"]["file"]
     original = data.read_bytes()
     data.write_bytes(original[:-10] + b"0123456789")
     with pytest.raises(sync.SyncError) as err:
-        sync.apply(node, second.folder)
+        sync.apply(node, second.folder, keys=_keys())
     assert err.value.code == "PACKAGE_TAMPERED" and "deposits" in err.value.message
     data.write_bytes(original)
     manifest = json.loads((second.folder / "manifest.json").read_text("utf-8"))
     manifest["tables"]["silver/deposits"]["inserts"]["rows"] = 99
     (second.folder / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, sort_keys=True), "utf-8")
     with pytest.raises(sync.SyncError) as err:
-        sync.apply(node, second.folder)
+        sync.apply(node, second.folder, keys=_keys())
     assert err.value.code == "PACKAGE_TAMPERED"
     assert sync.node_state(node) == {n: e["to_version"] for n, e in first.manifest["tables"].items()}  # untouched
 
     fresh = tmp_path / "fresh-node"
     with pytest.raises(sync.SyncError) as err:
-        sync.apply(fresh, sync.export(province, COUNTY, out, acknowledged=sync.node_state(node),
-                                      clock=FakeClock(datetime(2026, 11, 1, tzinfo=UTC))).folder)
+        sync.apply(fresh, sync.export(province, COUNTY, out, signer=signing.load_signer(),
+                                      acknowledged=sync.node_state(node),
+                                      clock=FakeClock(datetime(2026, 11, 1, tzinfo=UTC))).folder, keys=_keys())
     assert err.value.code == "PACKAGE_GAP"
 
 

@@ -1,0 +1,1 @@
+"""HTTP services of the platform: the exchange API for departments and commissioning units (EX-6)."""
