@@ -165,13 +165,13 @@ def test_a_batch_goes_from_upload_to_its_receipt(server, clients, monkeypatch):
 def test_a_verification_request_round_trip(server, clients):
     base, _, sessions = server
     request = {"aid_item": "dibao", "purpose": "住房保障对象家庭经济状况核对", "authorisation_ref": "SQ-API-1",
-               "region_code": sorted(r.code for r in regions.load().children("510104000000"))[0], "members": [{"person_id": PERSON, "relation": "02"}]}
+               "region_code": min(r.code for r in regions.load().children("510104000000")), "members": [{"person_id": PERSON, "relation": "02"}]}
     made = httpx.post(f"{base}/v1/verification-requests", json=request, headers=_auth(clients["township"]))
     assert made.status_code == 201, made.text
     number = made.json()["request_no"]
     first = httpx.get(f"{base}/v1/verification-requests/{number}", headers=_auth(clients["township"]))
     assert first.status_code == 200 and first.json()["ready"] is False and first.json()["status"] == "submitted"
-    outside = {**request, "region_code": sorted(r.code for r in regions.load().children("510105000000"))[0]}
+    outside = {**request, "region_code": min(r.code for r in regions.load().children("510105000000"))}
     refused = httpx.post(f"{base}/v1/verification-requests", json=outside, headers=_auth(clients["township"]))
     assert refused.status_code == 403 and refused.json()["code"] == "OUT_OF_JURISDICTION"
     # the centre verifies and reviews it (its own workflow is tested in test_verification_requests)
@@ -191,7 +191,7 @@ def test_a_verification_request_round_trip(server, clients):
 
 
 def test_sharing_extracts_are_listed_for_the_clients_unit_only(server, clients):
-    base, home, sessions = server
+    base, home, _sessions = server
     folder = home / "outbox" / "cd_zhujian" / "zhujian_gongzufang" / "20261122T190000Z"
     folder.mkdir(parents=True)
     (folder / "zhujian_gongzufang.csv").write_text("person_id\n", "utf-8")
