@@ -11,6 +11,7 @@ SERVE ?= 1
 ENGINE ?= duckdb
 STAFF_PORT ?= 8501
 PORTAL_PORT ?= 8502
+API_PORT ?= 8600
 DAGSTER_PORT ?= 3000
 
 export JIUZHU_HOME ?= $(CURDIR)/var
@@ -73,11 +74,13 @@ demo: setup
 ifeq ($(SERVE),1)
 	@echo "员工端 staff app:  http://127.0.0.1:$(STAFF_PORT)"
 	@echo "公众门户 portal:   http://127.0.0.1:$(PORTAL_PORT)"
-	@echo "Dagster UI:        http://127.0.0.1:$(DAGSTER_PORT)   (Ctrl-C stops all three)"
+	@echo "数据交换接口 API:  http://127.0.0.1:$(API_PORT)/docs   (jiuzhu api client-add 登记调用单位)"
+	@echo "Dagster UI:        http://127.0.0.1:$(DAGSTER_PORT)   (Ctrl-C stops all four)"
 	@trap 'kill 0' INT TERM EXIT; \
 	  $(BIN)/dagster-webserver -m pipelines.definitions -h 127.0.0.1 -p $(DAGSTER_PORT) >$(JIUZHU_HOME)/dagster-webserver.log 2>&1 & \
 	  $(BIN)/streamlit run dashboards/staff/app.py --server.port $(STAFF_PORT) & \
 	  $(BIN)/streamlit run dashboards/portal/app.py --server.port $(PORTAL_PORT) & \
+	  $(BIN)/jiuzhu api serve --port $(API_PORT) & \
 	  wait
 endif
 

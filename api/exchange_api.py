@@ -27,7 +27,6 @@ import hmac
 import json
 import os
 import re
-import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,14 +39,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from exchange import sharing
-from jiuzhu import access, audit, departments, ratelimit, regions, settings
+from exchange.clients import SCOPES
+from jiuzhu import access, audit, departments, ratelimit, settings
 from jiuzhu.business import db
 from jiuzhu.business.models import ApiClient, VerificationReport
 from jiuzhu.errors import CodedError
 from verification import requests as vr
 
-SCOPES = {"batches:write": "报送数据批次", "batches:read": "查询报送回执", "verification:write": "提交委托核对",
-          "verification:read": "查询核对结果", "sharing:read": "获取共享数据"}
 RATE_PER_MINUTE = 120
 _NAME = re.compile(r"^[A-Za-z0-9_\-.]{1,96}\.(csv|xlsx|jsonl|parquet|zip)$")
 _BATCH = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -78,30 +76,6 @@ class ApiPrincipal:
     @property
     def username(self) -> str:
         return f"api:{self.client}"
-
-
-def create_client(session: Session, *, unit_name: str, region_code: str, scopes: list[str],
-                  department: str | None = None, unit_code: str | None = None,
-                  clock: audit.Clock = audit.utc_now) -> tuple[ApiClient, str]:
-    """A new client and its token (shown once: only its SHA-256 is kept)."""
-    unknown = sorted(set(scopes) - set(SCOPES))
-    if unknown:
-        raise ApiError(400, "SCOPE_UNKNOWN", f"未知的权限范围:{'、'.join(unknown)}")
-    if department is not None:
-        departments.get(department)  # a KeyError names an unknown department
-    code = regions.normalise_code(region_code)
-    client_id = secrets.token_hex(6)
-    secret = secrets.token_urlsafe(32)
-    now = clock()
-    client = ApiClient(client_id=client_id, unit_name=unit_name, unit_code=unit_code, department=department,
-                       region_code=code, scopes=" ".join(sorted(set(scopes))),
-                       token_sha256=hashlib.sha256(secret.encode()).hexdigest(), active=True, created_at=now,
-                       updated_at=now)
-    session.add(client)
-    session.commit()
-    audit.record(session, actor="system:api", action="api_client_created", outcome="success",
-                 detail={"client": client_id, "unit": unit_name, "scopes": sorted(set(scopes))}, clock=clock)
-    return client, f"{client_id}.{secret}"
 
 
 # --- plumbing ------------------------------------------------------------------------------------------------

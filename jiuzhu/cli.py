@@ -334,7 +334,7 @@ def sync_group() -> None:
 
 @sync_group.command("export")
 @click.option("--region", required=True, help="节点的市(州)或县(市、区)区划代码")
-@click.option("--out", "out_dir", required=True, type=click.Path(), help="同步包的输出目录")
+@click.option("--out", "out_dir", type=click.Path(), help="同步包的输出目录(默认 $JIUZHU_HOME/sync)")
 @click.option("--node-state", type=click.Path(exists=True), help="节点回报的 state.json(不给则为全量)")
 def sync_export(region: str, out_dir: str, node_state: str | None) -> None:
     """Export the region's incremental package from this (province) lake."""
@@ -345,7 +345,8 @@ def sync_export(region: str, out_dir: str, node_state: str | None) -> None:
     from verification import signing  # noqa: PLC0415
 
     acknowledged = json.loads(Path(node_state).read_text("utf-8"))["tables"] if node_state else None
-    package = sync.export(settings.load().lake, region, Path(out_dir), signer=signing.load_signer(),
+    config = settings.load()
+    package = sync.export(config.lake, region, Path(out_dir) if out_dir else config.home / "sync", signer=signing.load_signer(),
                           acknowledged=acknowledged)
     tables = package.manifest["tables"]
     click.echo(f"同步包 {package.folder}:{len(tables)}张表,新增{sum(t['inserts']['rows'] for t in tables.values())}行,"
@@ -382,10 +383,10 @@ def api_group() -> None:
 @click.option("--unit-code", help="共享库发件箱的单位代码(如 cd_zhujian)")
 def api_client_add(unit_name, region_code, scopes, department, unit_code) -> None:
     """Register a unit's client; its token is printed once (only its SHA-256 is kept)."""
-    from api import exchange_api  # noqa: PLC0415
+    from exchange import clients  # noqa: PLC0415
 
     with _business_session() as session:
-        client, token = exchange_api.create_client(session, unit_name=unit_name, region_code=region_code,
+        client, token = clients.create_client(session, unit_name=unit_name, region_code=region_code,
                                                    scopes=list(scopes), department=department, unit_code=unit_code)
     click.echo(f"已登记 {unit_name}(client_id {client.client_id},权限:{client.scopes})")
     click.echo(f"访问令牌(只显示这一次):{token}")

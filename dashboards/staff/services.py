@@ -13,6 +13,7 @@ Reads are cached per table path and Delta version, so a new table version is pic
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -567,6 +568,37 @@ def sharing_agreements(user: access.Principal) -> tuple[pd.DataFrame, pd.DataFra
         "校验": "完整" if m["intact"] else "文件与清单不符"} for m in sharing.extracts(sharing.outbox_root(settings.load().home))],
         columns=["协议", "共享单位", "生成时间", "数据期", "行数", "数据版本", "文件", "校验"])
     return agreements, made
+
+
+def api_clients(user: access.Principal) -> pd.DataFrame:
+    """数据交换接口的调用单位 (EX-6): unit, scopes, area, state and last call — never the token."""
+    from exchange.clients import SCOPES  # noqa: PLC0415
+    from jiuzhu.business.models import ApiClient  # noqa: PLC0415
+
+    _authorize(user, "view_exchange_status", regions.PROVINCE_CODE)
+    with business_session() as db:
+        clients = db.scalars(select(ApiClient).order_by(ApiClient.id)).all()
+    return pd.DataFrame([{"调用单位": c.unit_name, "客户端编号": c.client_id,
+                          "权限": "、".join(SCOPES.get(x, x) for x in c.scopes.split()),
+                          "报送单位": labels.department(c.department) if c.department else "—",
+                          "范围": full_region_name(c.region_code), "状态": "启用" if c.active else "停用",
+                          "最近调用": china_time(c.last_used_at, seconds=False) if c.last_used_at else "—"}
+                         for c in clients],
+                        columns=["调用单位", "客户端编号", "权限", "报送单位", "范围", "状态", "最近调用"])
+
+
+def sync_packages(user: access.Principal) -> pd.DataFrame:
+    """纵向同步包 exported from this node (``jiuzhu sync export``, default folder ``$JIUZHU_HOME/sync``)."""
+    _authorize(user, "view_exchange_status", regions.PROVINCE_CODE)
+    rows = []
+    for manifest in sorted((settings.load().home / "sync").glob("*/manifest.json"), reverse=True):
+        m = json.loads(manifest.read_text("utf-8"))
+        tables = m.get("tables", {})
+        rows.append({"同步包": manifest.parent.name, "节点": full_region_name(m["region"].ljust(12, "0")),
+                     "生成时间": china_time(datetime.fromisoformat(m["created_at"])), "表": len(tables),
+                     "新增行": sum(t["inserts"]["rows"] for t in tables.values()),
+                     "删除行": sum(t["deletes"]["rows"] for t in tables.values()), "签名密钥": m.get("key_id", "")})
+    return pd.DataFrame(rows, columns=["同步包", "节点", "生成时间", "表", "新增行", "删除行", "签名密钥"])
 
 
 def department_status(user: access.Principal) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select, update
 
 from api import exchange_api
+from exchange import clients as exchange_clients
 from exchange import run
 from jiuzhu import ids, regions, settings
 from jiuzhu.business import db
@@ -67,7 +68,7 @@ def clients(server):
                 ("township", ["verification:write", "verification:read"], None, None),
                 ("housing", ["sharing:read"], None, "cd_zhujian"),
                 ("other", ["verification:read"], None, None)):
-            _, token = exchange_api.create_client(s, unit_name=f"{name}单位", region_code="510104000000",
+            _, token = exchange_clients.create_client(s, unit_name=f"{name}单位", region_code="510104000000",
                                                   scopes=scopes, department=dept, unit_code=unit_code)
             made[name] = token
     return made

@@ -38,3 +38,28 @@ def test_the_exchange_page_lists_agreements_and_extracts(staff, monkeypatch, tmp
     made.path.write_bytes(b"tampered")
     at.run()
     assert any("与其清单不符" in e for e in texts(at.error))
+
+
+def test_the_exchange_page_lists_api_clients_without_tokens_and_sync_packages(staff, monkeypatch, tmp_path):
+    from exchange import clients, sync
+    from verification import signing
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("JIUZHU_HOME", str(home))
+    monkeypatch.setenv("JIUZHU_ALLOW_DEMO_KEY", "1")
+    with db.session_factory(db.make_engine(staff.url))() as s:
+        client, token = clients.create_client(s, unit_name="成都市住建局(测试)", region_code="510100000000",
+                                              scopes=["sharing:read"], unit_code="cd_zhujian")
+    province = tmp_path / "province"
+    lake.write(lake.table_path(province, "silver", "persons"), pa.table({
+        "person_key": pa.array([1, 2], pa.int64()), "region_code": ["510104017000", "510105001000"]}))
+    sync.export(province, "510104", home / "sync", signer=signing.load_signer())
+    at = login("shuju01")
+    at.switch_page("views/exchange.py").run()
+    assert not at.exception, at.exception
+    listed = next(df.value for df in at.dataframe if "客户端编号" in df.value.columns)
+    row = listed[listed["客户端编号"] == client.client_id].iloc[0]
+    assert row["权限"] == "获取共享数据" and row["状态"] == "启用"
+    assert token.split(".")[1] not in listed.to_string()
+    packages = next(df.value for df in at.dataframe if "同步包" in df.value.columns)
+    assert packages[["表", "新增行"]].values.tolist() == [[1, 1]] and "锦江区" in packages["节点"].iloc[0]

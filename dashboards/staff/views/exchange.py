@@ -47,6 +47,18 @@ if shared is not None:
     if broken:
         st.error(f"{broken}份已提供的数据文件与其清单不符,请核查发件箱。")
 
+st.header("数据交换接口", divider="red")
+st.caption("以接口方式报送数据、提交委托核对、获取共享数据的单位(令牌只保存其摘要;接口说明见 docs/exchange-api.json)。")
+api_units = ui.guarded(services.api_clients, user)
+if api_units is not None:
+    ui.table(api_units, key="exchange_api_clients", empty="尚未登记调用单位(jiuzhu api client-add)。")
+
+st.header("纵向同步", divider="red")
+st.caption("向市县数据中心导出的增量同步包(jiuzhu sync export):按区划切分,签名并附校验值,节点导入后回报所持版本。")
+packages = ui.guarded(services.sync_packages, user)
+if packages is not None:
+    ui.table(packages, key="exchange_sync", empty="尚未导出同步包。")
+
 st.header("拒收记录", divider="red")
 slugs = departments.slugs()
 department = st.selectbox("共享单位", slugs, format_func=lambda s: departments.get(s).name, key="exchange_department")
