@@ -25,7 +25,7 @@ from jiuzhu import ids, regions, settings
 from jiuzhu.business import db
 from jiuzhu.business.models import ApiClient, AuditLog, VerificationRequest
 from tests.pipeline.test_bad_inputs import csv_bytes, renshe_row
-from tests.ui.test_browser import _free_port
+from tests.ui.browserkit import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PERSON = ids.make("510104", dt.date(1980, 1, 1), 123)
@@ -38,7 +38,7 @@ def server(tmp_path_factory):
     db.upgrade(url)
     env = {**os.environ, "JIUZHU_HOME": str(home), "JIUZHU_BUSINESS_DB_URL": url, "JIUZHU_LAKE": str(home / "lake"),
            "JIUZHU_API_MAX_FILE_MB": "1", "JIUZHU_ALLOW_DEMO_KEY": "1", "DO_NOT_TRACK": "1"}
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.exchange_api:app", "--host", "127.0.0.1", "--port",
                              str(port), "--log-level", "warning"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)

@@ -5,11 +5,6 @@ screenshot of each page is saved (``JIUZHU_SCREENSHOTS`` keeps them, else the te
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlparse
@@ -19,20 +14,12 @@ import pytest
 from dashboards.staff import navigation
 from jiuzhu import auth
 from tests.monitoringkit import DEATH, JOB, MEDICAL, publish
+from tests.ui.browserkit import chromium, exceptions, require_chromium, settled, streamlit_app
 from tests.ui.staffkit import APP, PASSWORD
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 ROLES = ("hedui01", "fenxi01", "shuju01", "jijian01")  # verification officer, analyst, data engineer, supervisor
 TITLES = {p.url_path: p.title for p in navigation.PAGES}
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +29,7 @@ def app_url(gold, toy_model, tmp_path_factory):
     from jiuzhu.business import db
     from models import warning_queue
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} 不存在:make setup 会安装 Debian 的 chromium")
+    require_chromium()
     home = tmp_path_factory.mktemp("browser-home")
     url = f"sqlite:///{home / 'business.sqlite'}"
     db.upgrade(url)
@@ -53,49 +39,15 @@ def app_url(gold, toy_model, tmp_path_factory):
         for username, name, role, jurisdiction in auth.demo_accounts():
             auth.create_user(s, username, name, role, jurisdiction, PASSWORD, must_change_password=False)
         warning_queue.push(s, scores, "2026-10")
-    port = _free_port()
-    env = {**os.environ, "JIUZHU_HOME": str(home), "JIUZHU_LAKE": str(gold.lake), "JIUZHU_BUSINESS_DB_URL": url,
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("Streamlit 未能启动:" + (proc.stdout.read(2000) if proc.stdout else ""))
+    env = {"JIUZHU_HOME": str(home), "JIUZHU_LAKE": str(gold.lake), "JIUZHU_BUSINESS_DB_URL": url}
+    with streamlit_app(APP, env) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    with chromium() as b:
         yield b
-        b.close()
-
-
-def _settled(page) -> None:
-    """Wait until Streamlit has finished the script run the last action started."""
-    page.wait_for_load_state("networkidle")
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    page.wait_for_timeout(1500)  # charts draw after the run ends
-
-
-def _exceptions(page) -> list[str]:
-    return [e.inner_text()[:500] for e in page.locator('[data-testid="stException"]').all()]
 
 
 @pytest.mark.parametrize("username", ROLES)
@@ -108,7 +60,7 @@ def test_a_role_walks_every_page_of_its_menu_without_an_exception(app_url, brows
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
     page.locator('[data-testid="stSidebarNav"]').wait_for(timeout=60_000)
-    _settled(page)
+    settled(page)
     links = page.locator('[data-testid="stSidebarNav"] a')
     keys = []
     for i in range(links.count()):
@@ -120,8 +72,8 @@ def test_a_role_walks_every_page_of_its_menu_without_an_exception(app_url, brows
     for i, key in enumerate(keys):
         page.locator('[data-testid="stSidebarNav"] a').nth(i).click()
         page.get_by_role("heading", name=TITLES[key]).first.wait_for(timeout=60_000)
-        _settled(page)
-        assert not _exceptions(page), (username, key, _exceptions(page))
+        settled(page)
+        assert not exceptions(page), (username, key, exceptions(page))
         page.screenshot(path=str(shots / f"{username}-{i:02d}-{key}.png"), full_page=True)
         seen.append(key)
     role, jurisdiction = next((r, j) for u, _, r, j in auth.demo_accounts() if u == username)

@@ -6,17 +6,13 @@ saved (``JIUZHU_SCREENSHOTS`` keeps them, else the test's tmp folder)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from assistance import catalogue
 from tests.business import casekit
-from tests.ui.test_browser import CHROMIUM, FLAGS, _exceptions, _free_port, _settled
+from tests.ui.browserkit import chromium, exceptions, require_chromium, settled, streamlit_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 APP = str(Path(__file__).resolve().parents[2] / "dashboards" / "portal" / "app.py")
@@ -29,45 +25,22 @@ PAGES = {"policies": "救助政策与事项", "apply": "我要申请", "progress
 def portal_url(tmp_path_factory):
     from jiuzhu.business import db
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} 不存在:make setup 会安装 Debian 的 chromium")
+    require_chromium()
     home = tmp_path_factory.mktemp("portal-home")
     url = f"sqlite:///{home / 'business.sqlite'}"
     db.upgrade(url)
     with db.session_factory(db.make_engine(url))() as s:
         catalogue.seed(s)
-    port = _free_port()
-    env = {**os.environ, "JIUZHU_HOME": str(home), "JIUZHU_LAKE": str(home / "lake"), "JIUZHU_BUSINESS_DB_URL": url,
-           "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "DO_NOT_TRACK": "1", "JIUZHU_ALLOW_DEMO_KEY": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", APP, "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("门户未能启动:" + (proc.stdout.read(2000) if proc.stdout else ""))
+    env = {"JIUZHU_HOME": str(home), "JIUZHU_LAKE": str(home / "lake"), "JIUZHU_BUSINESS_DB_URL": url,
+           "JIUZHU_ALLOW_DEMO_KEY": "1"}
+    with streamlit_app(APP, env) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _no_sideways_scroll(page) -> None:
@@ -82,23 +55,23 @@ def test_every_page_fits_a_phone_and_a_citizen_registers_and_starts_an_applicati
     for i, (path, title) in enumerate(PAGES.items()):
         page.goto(f"{portal_url}/{path if i else ''}")  # the default page is the site's root
         page.get_by_role("heading", name=title).first.wait_for(timeout=60_000)
-        _settled(page)
-        assert not _exceptions(page), (path, _exceptions(page))
+        settled(page)
+        assert not exceptions(page), (path, exceptions(page))
         _no_sideways_scroll(page)
         page.screenshot(path=str(shots / f"portal-{i:02d}-{path}.png"), full_page=True)
 
     # a family finds what it can apply for where it lives, in its own words
     page.goto(portal_url)
     page.get_by_role("heading", name="救助政策与事项").first.wait_for(timeout=60_000)
-    _settled(page)
+    settled(page)
     for label, option in (("市(州)", "成都市"), ("县(市、区)", "锦江区")):
         page.locator('[data-testid="stSelectbox"]', has_text=label).locator("input").click()
         page.get_by_role("option", name=option, exact=True).click()
-        _settled(page)
+        settled(page)
     page.get_by_label("搜索(如:低保、看病、上学、材料)").fill("看病")
     page.keyboard.press("Enter")
     page.get_by_text("医疗救助(医疗救助)").wait_for(timeout=60_000)
-    _settled(page)
+    settled(page)
     _no_sideways_scroll(page)
     page.screenshot(path=str(shots / "portal-07-policies-found.png"), full_page=True)
 
@@ -113,17 +86,17 @@ def test_every_page_fits_a_phone_and_a_citizen_registers_and_starts_an_applicati
     page.get_by_text("我同意平台为办理救助事项核验我的身份信息").click()
     page.get_by_role("button", name="注册").click()
     page.get_by_text("注册成功,已为您登录。").wait_for(timeout=60_000)
-    _settled(page)
+    settled(page)
     page.screenshot(path=str(shots / "portal-08-registered.png"), full_page=True)
     # signed in for this browser session: move on through the menu (a reload would start a new session)
     page.locator('[data-testid="stExpandSidebarButton"], [data-testid="stSidebarCollapsedControl"] button').first.click()
     page.locator('[data-testid="stSidebarNav"] a', has_text="我要申请").click()
     page.get_by_text("第1步(共4步):选择事项").wait_for(timeout=60_000)
-    _settled(page)
+    settled(page)
     page.screenshot(path=str(shots / "portal-09-menu.png"), full_page=True)
     page.locator('[data-testid="stSidebarCollapseButton"] button, [data-testid="stSidebarHeader"] button').first.click()
     page.wait_for_timeout(800)
-    assert not _exceptions(page)
+    assert not exceptions(page)
     _no_sideways_scroll(page)
     page.screenshot(path=str(shots / "portal-10-apply-step1.png"), full_page=True)
     page.close()
