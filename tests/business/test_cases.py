@@ -292,7 +292,16 @@ def test_materials_are_checked_before_anything_is_written(seeded, office, clock)
 
 
 def test_an_online_application_waits_for_the_township_to_accept_it(seeded, office, clock):
-    case = _accept(seeded, office, clock, item="temporary_urgent", channel="online")
+    from assistance import portal
+
+    with pytest.raises(access.AccessDenied):  # the window's officers accept; citizens submit online
+        _accept(seeded, office, clock, item="temporary_urgent", channel="online")
+    family = casekit.family()
+    citizen = portal.CitizenPrincipal(1, family[0].person_id, family[0].name, "public:1")
+    case = cases.accept(seeded, citizen, item_code="temporary_urgent", region_code=office["township"],
+                        members=family, materials=casekit.materials("temporary_urgent", seeded, office["township"]),
+                        lake_root=None, channel="online", clock=clock)
+    assert (case.channel, case.created_by) == ("online", "public:1")
     assert _step(seeded, case).step_code == "accept"
     assert [t.step_zh for t in cases.inbox(seeded, office["cw2"], clock=clock)] == ["受理"]
     cases.complete(seeded, office["cw2"], case.acceptance_no, "pass", note="材料齐全", clock=clock)

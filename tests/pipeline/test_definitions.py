@@ -18,7 +18,7 @@ def test_definitions_load_and_validate():
 
 def test_asset_groups_follow_the_written_conventions():
     """docs/conventions.md: groups are bronze_<dept>, silver_*, gold_<area>, synthetic, serving, business, models,
-    integrity, operations or inbox (a pull from a department's database)."""
+    integrity, operations, inbox (a pull from a department's database) or sharing (an outbound extract)."""
     from jiuzhu import departments
     from pipelines.definitions import defs
 
@@ -26,7 +26,8 @@ def test_asset_groups_follow_the_written_conventions():
     prefixes = {"bronze": ("bronze_",), "quarantine": ("bronze_",), "silver": ("silver_",), "gold": ("gold_",),
                 "synthetic": ("synthetic",), "warehouse": ("warehouse_", "gold_"), "serving": ("serving",),
                 "business": ("business",), "models": ("models",),
-                "integrity": ("integrity",), "operations": ("operations",), "inbox": ("inbox",)}
+                "integrity": ("integrity",), "operations": ("operations",), "inbox": ("inbox",),
+                "sharing": ("sharing",)}
     slugs = set(departments.slugs())
     for key in graph.get_all_asset_keys():
         group = graph.get(key).group_name
