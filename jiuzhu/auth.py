@@ -41,7 +41,10 @@ MSG_ABSOLUTE = "会话已超过最长时限,请重新登录"
 
 _USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{2,63}$")
 # Argon2id with the library's RFC 9106 low-memory defaults (64 MiB, t=3, p=4).
-_hasher = PasswordHasher()
+# Argon2id at 64 MiB, 3 passes, 4 lanes (docs/security.md); the tests swap in a cheap hasher in their
+# own process only (tests/conftest.py), and check these parameters here
+HASH_PARAMETERS = {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
+_hasher = PasswordHasher(**HASH_PARAMETERS)
 
 
 def hash_password(password: str) -> str:

@@ -3,7 +3,9 @@ median and spread of wall time, rows per second and peak memory, with ratios to 
 measured in the same run, in docs/benchmarks.md and JSON.
 
 Never a timed assertion in a test: numbers live here. Stages are added as they land. Each stage's
-code runs in a child process (its own peak memory; deltalake/DuckDB exit aborts cannot hide).
+code runs in a child process (its own peak memory; deltalake/DuckDB exit aborts cannot hide). What the
+stages build on is made once per scale and shared (``Workspace``): the province, the lake and the
+DuckDB warehouse of the marts.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ print(json.dumps({"rows": rows, "peak_rss_kib": resource.getrusage(resource.RUSA
 
 def _child(code: str, *args: str) -> tuple[float, dict]:
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code, *args], check=False, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark child failed: {proc.stderr[-2000:]}")
@@ -81,14 +83,17 @@ _DONE = ".bench-complete"  # written when a kept province or lake was made to th
 
 
 class Workspace:
-    """Provinces and lakes made once per scale and shared by the stages of one run; with a kept
-    work directory (``--workdir``) also by later runs (a medium province costs ~15 min to generate
-    and ~1 h to ingest here), found by the marker written when each was complete."""
+    """Provinces, lakes and warehouses made once per scale and shared by the stages of one run.
+    Provinces and lakes in a kept work directory (``--workdir``) serve later runs too (a medium
+    province costs ~15 min to generate and ~1 h to ingest here), found by the marker written when
+    each was complete; a warehouse serves only the run that built it (the dbt project may have
+    changed since)."""
 
     def __init__(self, root: Path):
         self.root = root
         self.provinces: dict[str, Path] = {}
         self.lakes: dict[str, Path] = {}
+        self.warehouses: dict[str, Path] = {}
         for marker in root.glob(f"*/{_DONE}"):
             kind, scale = marker.read_text("utf-8").split()
             (self.provinces if kind == "province" else self.lakes)[scale] = (
@@ -116,6 +121,44 @@ class Workspace:
             self.mark(out, "province", scale)
             self.provinces[scale] = out
         return self.provinces[scale]
+
+    def warehouse(self, scale: str) -> Path:
+        """The DuckDB warehouse of the marts built in full over the scale's lake: kept from the marts
+        stage's first run (its full build and the month rebuilt after it), or built untimed here
+        (``dbt run``) when no stage of this run built it. Read it, never change it: a stage that
+        rebuilds part of it works on a copy (``warehouse_copy``)."""
+        if scale not in self.warehouses:
+            home = self.root / f"warehouse-{scale}"
+            shutil.rmtree(home, ignore_errors=True)
+            home.mkdir(parents=True)
+            _child(_DBT_WAREHOUSE, str(self.lake(scale)), str(home), str(_DBT_DIR))
+            self.warehouses[scale] = home / _WAREHOUSE_FILE
+        return self.warehouses[scale]
+
+    def keep_warehouse(self, scale: str, built: Path) -> None:
+        """Keep a warehouse a stage built in full (``built``, before its folder is removed)."""
+        home = self.root / f"warehouse-{scale}"
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        for suffix in ("", ".wal"):
+            if Path(f"{built}{suffix}").exists():
+                shutil.move(f"{built}{suffix}", f"{home / _WAREHOUSE_FILE}{suffix}")
+        self.warehouses[scale] = home / _WAREHOUSE_FILE
+
+    def drop_warehouses(self) -> None:
+        for warehouse in self.warehouses.values():
+            shutil.rmtree(warehouse.parent, ignore_errors=True)
+        self.warehouses.clear()
+
+    def warehouse_copy(self, scale: str, folder: Path) -> Path:
+        """A file copy of the scale's warehouse in ``folder``, for a stage that changes it."""
+        source = self.warehouse(scale)
+        folder.mkdir(parents=True, exist_ok=True)
+        copy = folder / _WAREHOUSE_FILE  # the same file name: DuckDB names the catalog the views refer to after it
+        for suffix in ("", ".wal"):
+            if Path(f"{source}{suffix}").exists():
+                shutil.copyfile(f"{source}{suffix}", f"{copy}{suffix}")
+        return copy
 
 
 def _run_generate(scale: str, run_no: int, ws: Workspace, counties: list[str] | None = None) -> dict:
@@ -173,11 +216,32 @@ def ensure_policy(lake_root):
 """
 
 _DBT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+_WAREHOUSE_FILE = "warehouse.duckdb"  # every warehouse and copy bears this name (the children below too)
+
+# The warehouse the later stages read when no stage of the run built the marts: every model built in
+# full by `dbt run`, untimed (the marts stage's `dbt build` also runs the data tests, which write nothing).
+_DBT_WAREHOUSE = _POLICY + """
+import json, os, subprocess, sys
+from pathlib import Path
+from jiuzhu import engines
+lake_root, home, dbt_dir = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+ensure_policy(lake_root)
+run = engines.dbt_run("duckdb", home=home, lake=lake_root, warehouse=home / "warehouse.duckdb")
+proc = subprocess.run([str(Path(sys.executable).parent / "dbt"), *run.args(["run"]), "--profiles-dir", ".",
+                       "--target-path", str(home / "target"), "--log-path", str(home / "logs")], cwd=dbt_dir,
+                      env={**os.environ, **run.env}, capture_output=True, text=True)
+if proc.returncode:
+    raise SystemExit(proc.stdout[-3000:])
+print(json.dumps({"ok": True}))
+"""
 
 
 def _run_marts(scale: str, run_no: int, ws: Workspace) -> dict:
-    """The full dbt build of the marts, against rebuilding one month (the monthly increment)."""
-    result = _marts_on(ws.lake(scale), ws.root / f"marts-duckdb-{scale}-{run_no}", "duckdb")
+    """The full dbt build of the marts, against rebuilding one month (the monthly increment). The
+    first run's warehouse is kept for the later stages (``Workspace.warehouse``)."""
+    keep = run_no == 0 and scale not in ws.warehouses
+    result = _marts_on(ws.lake(scale), ws.root / f"marts-duckdb-{scale}-{run_no}", "duckdb",
+                       (lambda built: ws.keep_warehouse(scale, built)) if keep else None)
     return {"wall_s": result["full_s"], "rows": result["rows"], "persons": 0, "peak_rss_mib": result["peak_rss_kib"] / 1024,
             "reference": {"name": "one month rebuilt (incremental)", "wall_s": result["incremental_s"], "rows": 0}}
 
@@ -218,12 +282,16 @@ print(json.dumps({"full_s": full, "incremental_s": incremental, "rows": rows,
 """
 
 
-def _marts_on(lake_root: Path, home: Path, engine: str) -> dict:
-    """The marts built in full and one month rebuilt on ``engine``, in a child process and a fresh home."""
+def _marts_on(lake_root: Path, home: Path, engine: str, keep=None) -> dict:
+    """The marts built in full and one month rebuilt on ``engine``, in a child process and a fresh
+    home; ``keep`` (DuckDB) is handed the built warehouse file before the home is removed."""
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     try:
-        return _child(_DBT_ENGINE, str(lake_root), str(home), engine, str(_DBT_DIR))[1]
+        result = _child(_DBT_ENGINE, str(lake_root), str(home), engine, str(_DBT_DIR))[1]
+        if keep is not None:
+            keep(home / _WAREHOUSE_FILE)
+        return result
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
@@ -233,8 +301,10 @@ def _run_marts_spark(scale: str, run_no: int, ws: Workspace) -> dict:
     from jiuzhu import engines  # noqa: PLC0415
 
     lake_root = ws.lake(scale)
-    duck, spark = (_marts_on(lake_root, ws.root / f"marts-{engine}-{scale}-{run_no}", engine)
-                   for engine in ("duckdb", "spark"))
+    keep = run_no == 0 and scale not in ws.warehouses
+    duck = _marts_on(lake_root, ws.root / f"marts-duckdb-{scale}-{run_no}", "duckdb",
+                     (lambda built: ws.keep_warehouse(scale, built)) if keep else None)
+    spark = _marts_on(lake_root, ws.root / f"marts-spark-{scale}-{run_no}", "spark")
     return {"wall_s": spark["full_s"], "rows": spark["rows"], "persons": 0,
             "peak_rss_mib": spark["peak_rss_kib"] / 1024,
             "detail": {"engine": "Sail (pysail) local-cluster", "workers": engines.spark_workers(),
@@ -309,8 +379,9 @@ def _run_verify(scale: str, run_no: int, ws: Workspace) -> dict:
 
 
 # Batch re-verification: the month's verification marts rebuilt by dbt (every household, the roll's
-# recipients among them), the detection list published and pushed into the county queues; against
-# assessing the month's recipient households one at a time on demand (a sample, extrapolated).
+# recipients among them) on a copy of the complete warehouse (the warehouse as it stands before the
+# month's run), the detection list published and pushed into the county queues; against assessing
+# the month's recipient households one at a time on demand (a sample, extrapolated).
 _REVERIFY = _POLICY + """
 import json, os, resource, subprocess, sys, time, random, statistics
 from pathlib import Path
@@ -328,7 +399,6 @@ def run_dbt(*args):
                            "--log-path", warehouse + ".logs"], cwd=dbt_dir, env=env, capture_output=True, text=True)
     if proc.returncode:
         raise SystemExit(proc.stdout[-3000:])
-run_dbt("run")  # the warehouse as it stands before the month (untimed)
 with duckdb.connect(warehouse, read_only=True) as con:
     last = con.sql("select max(period) from household_profile").fetchall()[0][0]
     roll = con.sql("select distinct household_no from stg_minzheng__assistance_rosters where period = ? "
@@ -363,11 +433,10 @@ print(json.dumps({"households": len(roll), "detected": pushed.detected, "pushed"
 
 def _run_reverify(scale: str, run_no: int, ws: Workspace) -> dict:
     lake_root = ws.lake(scale)
-    warehouse = ws.root / f"reverify_{scale}_{run_no}.duckdb"
     work = ws.root / f"reverify-{scale}-{run_no}"
-    work.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(work, ignore_errors=True)
+    warehouse = ws.warehouse_copy(scale, work)  # the month's run rebuilds part of it: a copy (untimed)
     _, r = _child(_REVERIFY, str(lake_root), str(warehouse), str(_DBT_DIR), str(work))
-    warehouse.unlink(missing_ok=True)
     shutil.rmtree(work, ignore_errors=True)
     return {"wall_s": r["wall_s"], "rows": r["households"], "persons": 0, "peak_rss_mib": r["peak_rss_kib"] / 1024,
             "detail": {"recipient_households": r["households"], "detected": r["detected"], "pushed": r["pushed"]},
@@ -375,35 +444,43 @@ def _run_reverify(scale: str, run_no: int, ws: Workspace) -> dict:
                           "wall_s": r["one_by_one_s"], "rows": r["households"]}}
 
 
-# Monitoring: the features mart built for the last months (dbt, untimed), a risk model trained on an
-# earlier month's labels from the truth (untimed), then the month scored as the monthly asset does —
-# indicators, model probabilities, ranking, explanations of the candidates, the gold write — against
-# the model's bare predict_proba over the same rows.
-_SCORE = _POLICY + """
-import json, os, resource, subprocess, sys, time, statistics
-from pathlib import Path
-import duckdb, polars as pl
+# Monitoring: the features mart of the last five months published to gold from the run's warehouse
+# (untimed), a risk model trained on an earlier month's labels from the truth (untimed), then the
+# month scored as the monthly asset does — indicators, model probabilities, ranking, explanations of
+# the candidates, the gold write — against the model's bare predict_proba over the same rows.
+_FEATURES_KEPT = """
+import polars as pl
 from jiuzhu import lake
-from models import indicators, risk, scoring, training
-lake_root, warehouse, dbt_dir, province, home, repeat = (Path(sys.argv[1]), sys.argv[2], sys.argv[3], Path(sys.argv[4]),
-                                                         Path(sys.argv[5]), int(sys.argv[6]))
-ensure_policy(lake_root)
-env = {**os.environ, "JIUZHU_LAKE": str(lake_root), "JIUZHU_WAREHOUSE": warehouse, "DO_NOT_TRACK": "1"}
-months = sorted(pl.read_parquet(str(province / "truth" / "household_months" / "*.parquet"), columns=["month"])["month"].unique())
-last = months[-1]
-first = months[-8]  # features for the last five months need three before them
-gold_features = lake.table_path(lake_root, "gold", "monitoring", "monitoring_features")
-reused = False
-if lake.exists(gold_features):  # a kept workspace: the mart of an earlier run of this stage
+# the province's months, and whether the lake's gold features mart holds the last five (a kept
+# workspace: the mart of an earlier run of this stage)
+def features_kept(lake_root, province):
+    months = sorted(pl.read_parquet(str(province / "truth" / "household_months" / "*.parquet"),
+                                    columns=["month"])["month"].unique())
+    gold_features = lake.table_path(lake_root, "gold", "monitoring", "monitoring_features")
+    if not lake.exists(gold_features):
+        return months, False
     from deltalake import DeltaTable
     have = set(DeltaTable(str(gold_features)).to_pyarrow_table(columns=["period"]).column("period").to_pylist())
-    reused = set(months[-5:]) <= have
+    return months, set(months[-5:]) <= have
+"""
+_KEPT_MAIN = """
+import json, sys
+from pathlib import Path
+print(json.dumps({"kept": features_kept(Path(sys.argv[1]), Path(sys.argv[2]))[1]}))
+"""
+_SCORE = _POLICY + _FEATURES_KEPT + """
+import json, resource, sys, time, statistics
+from pathlib import Path
+import duckdb
+from jiuzhu import lake
+from models import indicators, risk, scoring, training
+lake_root, warehouse, province, home, repeat = (Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]),
+                                                int(sys.argv[5]))
+ensure_policy(lake_root)
+months, reused = features_kept(lake_root, province)
+last = months[-1]
+gold_features = lake.table_path(lake_root, "gold", "monitoring", "monitoring_features")
 if not reused:
-    proc = subprocess.run([str(Path(sys.executable).parent / "dbt"), "run", "--select", "+monitoring_features", "--vars",
-                           json.dumps({"from_period": first}), "--profiles-dir", ".", "--target-path", warehouse + ".target",
-                           "--log-path", warehouse + ".logs"], cwd=dbt_dir, env=env, capture_output=True, text=True)
-    if proc.returncode:
-        raise SystemExit(proc.stdout[-3000:])
     with duckdb.connect(warehouse, read_only=True) as con:
         feats = con.sql("select * from monitoring_features where period >= ?", params=[months[-5]]).to_arrow_table()
     lake.write(gold_features, feats)
@@ -429,11 +506,16 @@ print(json.dumps({"wall_s": statistics.median(walls), "bare_s": statistics.media
 
 
 def _run_score(scale: str, run_no: int, ws: Workspace) -> dict:
-    lake_root = ws.lake(scale)
-    warehouse = ws.root / f"score_{scale}_{run_no}.duckdb"
+    from jiuzhu import lake
+
+    lake_root, province = ws.lake(scale), ws.province(scale)
     home = ws.root / f"score-home-{scale}"
-    _, r = _child(_SCORE, str(lake_root), str(warehouse), str(_DBT_DIR), str(ws.province(scale)), str(home), "3")
-    warehouse.unlink(missing_ok=True)
+    # the warehouse is built for this stage only when the lake's gold features mart lacks a month
+    gold_features = lake.table_path(lake_root, "gold", "monitoring", "monitoring_features")
+    kept = (scale not in ws.warehouses and lake.exists(gold_features)
+            and _child(_FEATURES_KEPT + _KEPT_MAIN, str(lake_root), str(province))[1]["kept"])
+    warehouse = "" if kept else str(ws.warehouse(scale))  # read only
+    _, r = _child(_SCORE, str(lake_root), warehouse, str(province), str(home), "3")
     return {"wall_s": r["wall_s"], "rows": r["households"], "persons": r["persons"],
             "peak_rss_mib": r["peak_rss_kib"] / 1024,
             "detail": {"households": r["households"], "persons": r["persons"], "candidates_explained": r["candidates"],
@@ -450,19 +532,12 @@ def _run_score(scale: str, run_no: int, ws: Workspace) -> dict:
 # of the server's time; the browser's drawing is not included.
 _GOLD_FOR_SCREENS = ("statistics/monthly_statistics", "verification/detection_list", "exchange/exchange_quality",
                      "analysis/low_income_cube")
-_PUBLISH = _POLICY + """
-import json, os, subprocess, sys
+_PUBLISH = """
+import json, sys
 from pathlib import Path
 import duckdb
 from jiuzhu import lake
-lake_root, warehouse, dbt_dir, tables = Path(sys.argv[1]), sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-ensure_policy(lake_root)
-env = {**os.environ, "JIUZHU_LAKE": str(lake_root), "JIUZHU_WAREHOUSE": warehouse, "DO_NOT_TRACK": "1"}
-proc = subprocess.run([str(Path(sys.executable).parent / "dbt"), "run", "--profiles-dir", ".", "--target-path",
-                       warehouse + ".target", "--log-path", warehouse + ".logs"], cwd=dbt_dir, env=env,
-                      capture_output=True, text=True)
-if proc.returncode:
-    raise SystemExit(proc.stdout[-3000:])
+lake_root, warehouse, tables = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
 with duckdb.connect(warehouse, read_only=True) as con:
     for t in tables:
         area, name = t.split("/")
@@ -507,16 +582,14 @@ _PAGE_TABLES = {"overview.py": ["statistics/monthly_statistics", "verification/d
 
 
 def _screens_ready(scale: str, ws: Workspace) -> tuple[Path, Path]:
-    """The scale's lake with the screens' gold tables (dbt run and publish, untimed) and a home with a
-    decision-maker of the province."""
+    """The scale's lake with the screens' gold tables (published from the run's warehouse, untimed)
+    and a home with a decision-maker of the province."""
     from jiuzhu import access, auth, lake  # noqa: PLC0415
     from jiuzhu.business import db  # noqa: PLC0415
 
     lake_root = ws.lake(scale)
     if not all(lake.exists(lake_root / "gold" / t) for t in _GOLD_FOR_SCREENS):
-        warehouse = ws.root / f"screens_{scale}.duckdb"
-        _child(_PUBLISH, str(lake_root), str(warehouse), str(_DBT_DIR), json.dumps(list(_GOLD_FOR_SCREENS)))
-        warehouse.unlink(missing_ok=True)
+        _child(_PUBLISH, str(lake_root), str(ws.warehouse(scale)), json.dumps(list(_GOLD_FOR_SCREENS)))
     home = ws.root / f"screens-home-{scale}"
     url = f"sqlite:///{home / 'business.sqlite'}"
     if not (home / "business.sqlite").exists():
@@ -560,32 +633,35 @@ def run(scales: list[str], stages: list[str], repeat: int, out_dir: Path, workdi
         root = Path(workdir) if workdir else Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         ws = Workspace(root)
-        for stage in stages:
-            if stage not in STAGES:
-                raise ValueError(f"unknown stage {stage!r}; known: {sorted(STAGES)}")
-            for scale in scales:
-                runs = [STAGES[stage](scale, i, ws) for i in range(repeat)]
-                walls = [r["wall_s"] for r in runs]
-                median = statistics.median(walls)
-                row = {
-                    "stage": stage, "scale": scale, "repeat": repeat,
-                    "median_s": round(median, 2), "spread_s": round(max(walls) - min(walls), 2),
-                    "persons": runs[0]["persons"], "rows": runs[0]["rows"],
-                    "persons_per_s": round(runs[0]["persons"] / median) if runs[0]["persons"] else None,
-                    "rows_per_s": round(runs[0]["rows"] / median),
-                    "peak_rss_mib": round(max(r["peak_rss_mib"] for r in runs)),
-                    "inbox_mib": round(runs[0].get("inbox_bytes", 0) / 2**20),
-                }
-                if "detail" in runs[0]:
-                    row["detail"] = min(runs, key=lambda r: abs(r["wall_s"] - median))["detail"]
-                if "reference" in runs[0]:
-                    ref_wall = statistics.median(r["reference"]["wall_s"] for r in runs)
-                    row["reference"] = runs[0]["reference"]["name"]
-                    row["reference_s"] = round(ref_wall, 2)
-                    ratio = median / ref_wall
-                    row["ratio_to_reference"] = round(ratio, 1) if ratio >= 1 else float(f"{ratio:.2g}")
-                results["stages"].append(row)
-                _write_json(results, out_dir)  # a long run keeps what it measured if stopped later
+        try:
+            for stage in stages:
+                if stage not in STAGES:
+                    raise ValueError(f"unknown stage {stage!r}; known: {sorted(STAGES)}")
+                for scale in scales:
+                    runs = [STAGES[stage](scale, i, ws) for i in range(repeat)]
+                    walls = [r["wall_s"] for r in runs]
+                    median = statistics.median(walls)
+                    row = {
+                        "stage": stage, "scale": scale, "repeat": repeat,
+                        "median_s": round(median, 2), "spread_s": round(max(walls) - min(walls), 2),
+                        "persons": runs[0]["persons"], "rows": runs[0]["rows"],
+                        "persons_per_s": round(runs[0]["persons"] / median) if runs[0]["persons"] else None,
+                        "rows_per_s": round(runs[0]["rows"] / median),
+                        "peak_rss_mib": round(max(r["peak_rss_mib"] for r in runs)),
+                        "inbox_mib": round(runs[0].get("inbox_bytes", 0) / 2**20),
+                    }
+                    if "detail" in runs[0]:
+                        row["detail"] = min(runs, key=lambda r: abs(r["wall_s"] - median))["detail"]
+                    if "reference" in runs[0]:
+                        ref_wall = statistics.median(r["reference"]["wall_s"] for r in runs)
+                        row["reference"] = runs[0]["reference"]["name"]
+                        row["reference_s"] = round(ref_wall, 2)
+                        ratio = median / ref_wall
+                        row["ratio_to_reference"] = round(ratio, 1) if ratio >= 1 else float(f"{ratio:.2g}")
+                    results["stages"].append(row)
+                    _write_json(results, out_dir)  # a long run keeps what it measured if stopped later
+        finally:
+            ws.drop_warehouses()  # they serve this run only
     _write(results, out_dir)
     return results
 
@@ -613,8 +689,8 @@ def _write(results: dict, out_dir: Path) -> None:
     (out_dir / f"benchmarks-{key}.json").write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
     (out_dir / f"benchmarks-{key}.partial.json").unlink(missing_ok=True)
     lines = [
-        f"## Run of {results['date']} ({results['machine']['cpus']} cores, "
-        f"{results['machine']['memory_mib']:,} MiB, Python {results['machine']['python']})",
+        (f"## Run of {results['date']} ({results['machine']['cpus']} cores, "
+         f"{results['machine']['memory_mib']:,} MiB, Python {results['machine']['python']})"),
         "",
         "| stage | scale | runs | median s | spread s | persons/s | rows/s | peak MiB | reference | ref s | ratio |",
         "|---|---|---|---|---|---|---|---|---|---|---|",

@@ -53,6 +53,15 @@ def test_generated_initial_passwords_meet_the_policy():
         assert auth.password_problems(auth.generate_initial_password(), "someone") == []
 
 
+def test_the_production_hasher_is_argon2id_at_64_mib_three_passes_four_lanes():
+    from argon2 import PasswordHasher
+
+    # the tests hash with a cheap hasher in-process (tests/conftest.py); production uses these
+    assert auth.HASH_PARAMETERS == {"time_cost": 3, "memory_cost": 65536, "parallelism": 4}
+    encoded = PasswordHasher(**auth.HASH_PARAMETERS).hash(GOOD)
+    assert encoded.startswith("$argon2id$") and "m=65536,t=3,p=4" in encoded
+
+
 def test_passwords_are_stored_as_argon2id_hashes(session, clock):
     user = auth.create_user(session, "hedui_t", "核对员", "verification_officer", JINJIANG, GOOD, clock=clock)
     assert user.password_hash.startswith("$argon2id$")

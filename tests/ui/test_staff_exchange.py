@@ -12,7 +12,9 @@ from deltalake import DeltaTable
 from jiuzhu import departments
 from tests.ui.staffkit import frame, login, texts
 
-pytestmark = pytest.mark.slow  # the tiny province is ingested once per session (tiny_lake)
+# the tiny province is ingested once per session (tiny_lake): on the worker of the tiny-lake group
+# (pytest-xdist --dist loadgroup), which builds it anyway, not a second time on another worker
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_lake")]
 
 ID_LIKE = re.compile(r"\d{17}[\dXx]|\d{15}")
 
