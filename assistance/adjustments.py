@@ -208,16 +208,16 @@ def settle_back_pay(session: Session, order: DisbursementOrder) -> None:
         .order_by(BenefitAdjustment.period)))
     if not due:
         return
-    breakdown = json.loads(order.breakdown_json) if order.breakdown_json else None
+    breakdown = entitlement.Breakdown.from_dict(json.loads(order.breakdown_json)) if order.breakdown_json else None
     total = Decimal(str(order.amount))
     for item in due:
         extra = Decimal(str(item.difference)).quantize(Decimal("0.01"))
         total += extra
         item.settled_order_id = order.id
         if breakdown is not None:
-            breakdown["lines"].append({"code": "back_pay", "label_zh": f"补发{item.period}", "amount": str(extra),
-                                       "person_id": None, "detail_zh": "；".join(json.loads(item.reasons_json))})
+            breakdown.lines.append(entitlement.Line("back_pay", f"补发{item.period}", extra, None,
+                                                    ";".join(json.loads(item.reasons_json))))
     order.amount = float(total)
     if breakdown is not None:
-        breakdown["amount"] = str(total)
-        order.breakdown_json = json.dumps(breakdown, ensure_ascii=False)
+        breakdown.amount = total
+        order.breakdown_json = json.dumps(breakdown.to_dict(), ensure_ascii=False)

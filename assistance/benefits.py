@@ -216,16 +216,20 @@ class MonthAmount:
     changed: bool  # the amount differs from the benefit's last month
 
 
-def month_amount(benefit: Benefit, period: str) -> MonthAmount:
+def month_amount(benefit: Benefit, period: str, *, rule_sets: tuple[dict, ...] | None = None,
+                 standard_of: entitlement.StandardOf | None = None, reuse_stored: bool = True) -> MonthAmount:
     """The amount of ``benefit`` for ``period``: recomputed from its facts with the policy of that
-    month, chained on the last month's breakdown; a benefit set by hand keeps its amount."""
+    month (or the ``rule_sets``/``standard_of`` given), chained on the last month's breakdown; a
+    benefit set by hand keeps its amount. The month already stored (the approval's own) is reused
+    unless ``reuse_stored`` is False (a policy being tried recomputes it too)."""
     if not benefit.facts_json:
         return MonthAmount(benefit.monthly_amount, None, False)
     last = json.loads(benefit.breakdown_json) if benefit.breakdown_json else None
-    if last and last["period"] == period:  # the approval's own month
+    if last and last["period"] == period and reuse_stored:
         out = entitlement.Breakdown.from_dict(last)
     else:
-        out = compute(json.loads(benefit.facts_json), period, last if last and last["period"] < period else None)
+        out = compute(json.loads(benefit.facts_json), period, last if last and last["period"] < period else None,
+                      rule_sets=rule_sets, standard_of=standard_of)
     return MonthAmount(float(out.amount), out, float(out.amount) != benefit.monthly_amount)
 
 
@@ -264,13 +268,11 @@ def policy_impact(session: Session, user: access.Principal, period: str, region_
                                                      Benefit.region_code.startswith(region_code.rstrip("0")))
                                .order_by(Benefit.id))
     for b in benefits:
-        last = json.loads(b.breakdown_json) if b.breakdown_json else None
-        new = compute(json.loads(b.facts_json), period, last if last and last["period"] < period else None,
-                      rule_sets=rule_sets, standard_of=standard_of)
-        if float(new.amount) != b.monthly_amount:
+        month = month_amount(b, period, rule_sets=rule_sets, standard_of=standard_of, reuse_stored=False)
+        if month.changed:
             case = session.get(AssistanceCase, b.case_id)
             out.append(Impact(b.id, case.acceptance_no, b.region_code, b.household_no, b.monthly_amount,
-                              float(new.amount), round(float(new.amount) - b.monthly_amount, 2), new.text_zh()))
+                              month.amount, round(month.amount - b.monthly_amount, 2), month.breakdown.text_zh()))
     session.commit()
     return out
 

@@ -815,13 +815,13 @@ def inbox(session: Session, user: access.Principal, which: str = "todo", *,
     else:
         raise CaseError("LIST_UNKNOWN", f"未知的列表:{which}")
     rows = session.execute(query.order_by(CaseStep.due_at)).all()
-    names = _item_names(session)
+    names = item_names(session)
     now = _now(clock)
     return [_task(step, case, now, names) for step, case in rows
             if which == "done" or step.action in allowed]
 
 
-def _item_names(session: Session) -> dict[str, str]:
+def item_names(session: Session) -> dict[str, str]:
     return dict(session.execute(select(AidItem.item_code, AidItem.name_zh).where(AidItem.list_kind == "catalogue")).all())
 
 
@@ -844,7 +844,7 @@ def open_case(session: Session, user: access.Principal, acceptance_no: str, *, p
     access.authorize_and_audit(session, user, "view_person", case.region_code, _subject(case), purpose=purpose,
                                detail={"acceptance_no": acceptance_no}, clock=clock)
     now = _now(clock)
-    names = _item_names(session)
+    names = item_names(session)
     steps = [_task(s, case, now, names) for s in steps_of(session, case)]
     docs = list(session.scalars(select(ArchiveDocument).where(ArchiveDocument.case_id == case.id)
                                 .order_by(ArchiveDocument.id)))
@@ -896,7 +896,7 @@ def progress(session: Session, acceptance_no: str, person_id: str, *, clock: aud
                           s.started_at.astimezone(BEIJING).strftime(day),
                           s.completed_at.astimezone(BEIJING).strftime(day) if s.completed_at else None)
              for s in steps_of(session, case)]
-    return Progress(case.acceptance_no, _item_names(session).get(case.aid_item_code, case.aid_item_code),
+    return Progress(case.acceptance_no, item_names(session).get(case.aid_item_code, case.aid_item_code),
                     STATUS_ZH[case.status], case.created_at.astimezone(BEIJING).strftime(day), steps)
 
 

@@ -36,14 +36,14 @@ def payment_account(person_id: str, channel: str) -> str:
 
 
 def create_order(session: Session, benefit: Benefit, period: str, *, created_by: str,
-                 clock: audit.Clock = audit.utc_now) -> DisbursementOrder:
+                 clock: audit.Clock = audit.utc_now, month: benefits.MonthAmount | None = None) -> DisbursementOrder:
     """The order of ``benefit`` for ``period`` (the existing one when it was generated before)."""
     found = session.scalar(select(DisbursementOrder).where(DisbursementOrder.benefit_id == benefit.id,
                                                            DisbursementOrder.period == period))
     if found is not None:
         return found
     now = clock()
-    month = benefits.month_amount(benefit, period)
+    month = month or benefits.month_amount(benefit, period)  # the caller's, when it computed the month already
     if month.changed:
         _record_amount_change(session, benefit, month, now, clock)
     benefits.record_month(benefit, month, now)
@@ -105,7 +105,7 @@ def generate_month(session: Session, period: str, *, clock: audit.Clock = audit.
             end_by_rules(session, b, month, clock)
             ended += 1
             continue
-        created.append(create_order(session, b, period, created_by="system:monthly", clock=clock))
+        created.append(create_order(session, b, period, created_by="system:monthly", clock=clock, month=month))
     if created or ended:
         audit.record(session, actor="system:monthly", action="disbursement_orders_generated", outcome="success",
                      detail={"period": period, "orders": len(created), "ended_by_rules": ended}, clock=clock)

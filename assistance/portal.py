@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session
 from assistance import cases, catalogue, knowledge
 from jiuzhu import access, audit, auth, ids, lake, masking, ratelimit, regions, workdays
 from jiuzhu.business.models import (
-    AidItem,
     AssistanceCase,
     CaseMember,
     CaseStep,
@@ -503,7 +502,7 @@ def disclosure(session: Session, region_code: str, *, clock: audit.Clock = audit
                CaseStep.due_at > now, AssistanceCase.region_code.startswith(prefix))
         .order_by(CaseStep.started_at)).all()
     tree = regions.load()
-    names = catalogue_names(session)
+    names = cases.item_names(session)
     out = []
     for step, case in steps:
         size = session.scalar(select(func.count()).select_from(CaseMember).where(CaseMember.case_id == case.id))
@@ -513,8 +512,3 @@ def disclosure(session: Session, region_code: str, *, clock: audit.Clock = audit
                              names.get(case.aid_item_code, case.aid_item_code), int(size or 0),
                              case.approved_amount, period))
     return out
-
-
-def catalogue_names(session: Session) -> dict[str, str]:
-    return dict(session.execute(select(AidItem.item_code, AidItem.name_zh).where(AidItem.status == "published")).all())
-

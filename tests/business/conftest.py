@@ -481,3 +481,18 @@ def mariadb_database(mariadb_server):
     finally:
         with pymysql.connect(host=host, port=port, user="root") as conn, conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
+@pytest.fixture
+def demo_key(monkeypatch):
+    """The public demo signing key (archives, reports and certificates are signed)."""
+    monkeypatch.setenv("JIUZHU_ALLOW_DEMO_KEY", "1")
+
+
+@pytest.fixture
+def seeded(session, clock):
+    """A business database with the province's aid-item catalogue published."""
+    from assistance import catalogue
+
+    catalogue.seed(session, clock=clock)
+    return session

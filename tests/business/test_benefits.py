@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from assistance import adjustments, benefits, cases, catalogue, entitlement, funds
+from assistance import adjustments, benefits, cases, entitlement, funds
 from jiuzhu import policy
 from jiuzhu.business.models import (
     ArchiveDocument,
@@ -27,16 +27,8 @@ from jiuzhu.business.models import (
 )
 from tests.business import casekit
 
-
-@pytest.fixture(autouse=True)
-def _demo_key(monkeypatch):
-    monkeypatch.setenv("JIUZHU_ALLOW_DEMO_KEY", "1")
-
-
-@pytest.fixture
-def seeded(session, clock):
-    catalogue.seed(session, clock=clock)
-    return session
+# the demo signing key (archives, reports); `seeded`: a session with the catalogue (conftest)
+pytestmark = pytest.mark.usefixtures("demo_key")
 
 
 @pytest.fixture

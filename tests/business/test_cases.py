@@ -27,16 +27,8 @@ from jiuzhu.business.models import (
 from tests.business import casekit
 from verification import requests as vr
 
-
-@pytest.fixture(autouse=True)
-def _demo_key(monkeypatch):
-    monkeypatch.setenv("JIUZHU_ALLOW_DEMO_KEY", "1")
-
-
-@pytest.fixture
-def seeded(session, clock):
-    catalogue.seed(session, clock=clock)
-    return session
+# the demo signing key (archives, reports); `seeded`: a session with the catalogue (conftest)
+pytestmark = pytest.mark.usefixtures("demo_key")
 
 
 @pytest.fixture

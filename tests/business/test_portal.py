@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select, update
 
-from assistance import cases, catalogue, portal
+from assistance import cases, portal
 from jiuzhu import lake, regions
 from jiuzhu.business.models import (
     AssistanceCase,
@@ -27,15 +27,8 @@ from tests.business import casekit
 PASSWORD = "Qiuzhu#2026portal"
 
 
-@pytest.fixture(autouse=True)
-def _demo_key(monkeypatch):
-    monkeypatch.setenv("JIUZHU_ALLOW_DEMO_KEY", "1")
-
-
-@pytest.fixture
-def seeded(session, clock):
-    catalogue.seed(session, clock=clock)
-    return session
+# the demo signing key (archives, reports); `seeded`: a session with the catalogue (conftest)
+pytestmark = pytest.mark.usefixtures("demo_key")
 
 
 def _family():
