@@ -621,9 +621,64 @@ def _run_render(scale: str, run_no: int, ws: Workspace) -> dict:
                           "wall_s": out[slowest]["read_s"], "rows": 1}}
 
 
+# The household aggregation and the detection query on DuckDB (the marts' engine), PostgreSQL (the
+# incumbent) and pandas (the naive) over the same rows (jiuzhu/benchrefs.py); each engine in its own
+# process (its own peak memory).
+_REFS = "import sys\nfrom jiuzhu import benchrefs\nbenchrefs.child(sys.argv[1:])\n"
+_EXPORT = _POLICY + """
+import json, sys
+from pathlib import Path
+from jiuzhu import benchrefs
+print(json.dumps(benchrefs.export_inputs(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))))
+"""
+
+
+def _run_aggregate(scale: str, run_no: int, ws: Workspace) -> dict:
+    """The household aggregation against PostgreSQL and pandas; the detection query against PostgreSQL."""
+    runs = os.environ.get("JIUZHU_BENCH_QUERY_RUNS", "3" if scale in ("tiny", "small") else "1")
+    inputs = ws.root / f"aggregate-inputs-{scale}"
+    if not (inputs / ".complete").exists():  # exported once per workspace (untimed)
+        shutil.rmtree(inputs, ignore_errors=True)
+        _child(_EXPORT, str(ws.lake(scale)), str(ws.warehouse(scale)), str(inputs))
+        (inputs / ".complete").write_text("", "utf-8")
+    counts = {p.stem: pq_rows(p) for p in sorted(inputs.glob("*.parquet"))}
+    results = {engine: _child(_REFS, engine, str(inputs), runs)[1] for engine in ("duckdb", "postgres", "pandas")}
+    duck, pg, pdx = results["duckdb"], results["postgres"], results["pandas"]
+    detail = {
+        "input_rows": counts, "input_mib": round(sum(p.stat().st_size for p in inputs.glob("*.parquet")) / 2**20),
+        "query_runs": int(runs), "duckdb": duck["engine"], "postgres": pg["engine"], "pandas": pdx["engine"],
+        "duckdb_aggregation_s": round(duck["aggregation_s"], 3), "postgres_aggregation_s": round(pg["aggregation_s"], 3),
+        "pandas_aggregation_s": round(pdx["aggregation_s"], 3),
+        "postgres_over_duckdb": round(pg["aggregation_s"] / duck["aggregation_s"], 1),
+        "pandas_over_duckdb": round(pdx["aggregation_s"] / duck["aggregation_s"], 1),
+        "duckdb_detection_s": round(duck["detection_s"], 3), "postgres_detection_s": round(pg["detection_s"], 3),
+        "postgres_over_duckdb_detection": round(pg["detection_s"] / duck["detection_s"], 1),
+        "households_months": duck["aggregation_rows"], "detected": duck["detection_rows"],
+        "duckdb_load_s": round(duck["load_s"], 1), "postgres_load_s": round(pg["load_s"], 1),
+        "pandas_load_s": round(pdx["load_s"], 1), "postgres_table_mib": pg["table_mib"],
+        "postgres_settings": pg["settings"], "duckdb_peak_rss_mib": round(duck["peak_rss_mib"]),
+        "pandas_peak_rss_mib": round(pdx["peak_rss_mib"]),
+        "postgres_aggregation_plan": pg["aggregation_plan"],
+    }
+    if not (duck["aggregation_rows"] == pg["aggregation_rows"] == pdx["aggregation_rows"]
+            and duck["detection_rows"] == pg["detection_rows"]):
+        raise RuntimeError(f"the engines disagree on the rows: {detail}")
+    return {"wall_s": duck["aggregation_s"], "rows": counts.get("members", 0), "persons": 0,
+            "peak_rss_mib": duck["peak_rss_mib"], "detail": detail,
+            "reference": {"name": f"the same aggregation on {pg['engine']} (tuned, indexed)",
+                          "wall_s": pg["aggregation_s"], "rows": pg["aggregation_rows"]}}
+
+
+def pq_rows(path: Path) -> int:
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
 STAGES = {"generate": _run_generate, "generate-largest-county": _run_largest_county, "ingest": _run_ingest,
           "marts": _run_marts, "marts-spark": _run_marts_spark, "verify": _run_verify, "reverify": _run_reverify,
-          "score": _run_score, "render": _run_render}
+          "score": _run_score, "render": _run_render,
+          "aggregate": _run_aggregate}
 
 
 def run(scales: list[str], stages: list[str], repeat: int, out_dir: Path, workdir: Path | None = None) -> dict:

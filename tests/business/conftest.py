@@ -10,13 +10,11 @@ Set ``JIUZHU_TEST_PG_LOCAL=1`` to use a throw-away server even when 5432 answers
 
 from __future__ import annotations
 
-import glob
 import graphlib
 import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,6 +26,8 @@ import pytest
 from psycopg import sql
 
 from jiuzhu.business import db
+from jiuzhu.pgserver import ThrowAwayServer, free_port
+from jiuzhu.pgserver import answers as _answers
 
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
@@ -51,14 +51,6 @@ class FakeClock:
         self.now = moment
 
 
-def _answers(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _admin_user(host: str, port: int) -> str | None:
     for user in PG_USERS:
         try:
@@ -73,88 +65,6 @@ def _admin_user(host: str, port: int) -> str | None:
         except psycopg.Error:
             continue
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((PG_HOST, 0))
-        return s.getsockname()[1]
-
-
-class ThrowAwayServer:
-    """A PostgreSQL cluster in a temp folder, run as the ``postgres`` OS user when we are root."""
-
-    def __init__(self):
-        self.folder: Path | None = None
-        self.port = _free_port()
-        self.bin: Path | None = None
-        self.as_user: list[str] = []
-
-    def start(self) -> str | None:
-        """Start the server; returns None on success or the reason it could not start."""
-        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-        if not found:
-            return "本机没有 PostgreSQL 程序(/usr/lib/postgresql/*/bin/initdb)"
-        self.bin = Path(found[-1]).parent
-        self.folder = Path(tempfile.mkdtemp(prefix="jiuzhu-pg-"))
-        if os.geteuid() == 0:
-            try:
-                owner = pwd.getpwnam("postgres")
-            except KeyError:
-                return "以 root 运行且没有 postgres 系统用户,无法运行 initdb"
-            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-        data = self.folder / "data"
-        steps = [
-            [
-                str(self.bin / "initdb"),
-                "-D",
-                str(data),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--no-sync",
-            ],
-            [
-                str(self.bin / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(self.folder / "server.log"),
-                "-w",
-                "-o",
-                f"-p {self.port} -k {self.folder} -c listen_addresses={PG_HOST} -c fsync=off",
-                "start",
-            ],
-        ]
-        for step in steps:
-            proc = subprocess.run([*self.as_user, *step], check=False, capture_output=True, text=True, timeout=120)
-            if proc.returncode != 0:
-                return f"启动临时 PostgreSQL 失败:{(proc.stderr or proc.stdout).strip()[-300:]}"
-        return None
-
-    def stop(self) -> None:
-        if self.bin and self.folder and (self.folder / "data" / "postmaster.pid").exists():
-            subprocess.run(
-                [
-                    *self.as_user,
-                    str(self.bin / "pg_ctl"),
-                    "-D",
-                    str(self.folder / "data"),
-                    "-m",
-                    "fast",
-                    "-w",
-                    "stop",
-                ],
-                check=False,
-                capture_output=True,
-                timeout=120,
-            )
-        if self.folder:
-            shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -398,7 +308,7 @@ class ThrowAwayMariaDB:
 
     def __init__(self):
         self.folder = Path(tempfile.mkdtemp(prefix="jiuzhu-my-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> str | None:
