@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 ZONES = ("bronze", "silver", "gold", "quarantine")
 
@@ -22,14 +22,18 @@ def table_path(lake: Path, zone: str, *parts: str) -> Path:
 
 
 def write(path: Path, data: pa.Table, *, mode: str = "overwrite", partition_by: list[str] | None = None,
-          description: str | None = None, predicate: str | None = None) -> int:
+          description: str | None = None, predicate: str | None = None,
+          commit_metadata: dict[str, str] | None = None) -> int:
     """Write an Arrow table as a Delta table; return the new table version. With ``predicate``
-    (an overwrite of the existing table), only the rows it matches are replaced (one month)."""
+    (an overwrite of the existing table), only the rows it matches are replaced (one month).
+    ``commit_metadata`` goes into the commit's commitInfo (what a derived table was computed from)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    props = CommitProperties(custom_metadata=commit_metadata) if commit_metadata else None
     if predicate is not None and exists(path):
-        write_deltalake(str(path), data, mode="overwrite", predicate=predicate, description=description)
+        write_deltalake(str(path), data, mode="overwrite", predicate=predicate, description=description,
+                        commit_properties=props)
     else:
-        write_deltalake(str(path), data, mode=mode, partition_by=partition_by,
+        write_deltalake(str(path), data, mode=mode, partition_by=partition_by, commit_properties=props,
                         description=description, schema_mode="overwrite" if mode == "overwrite" else None)
     root = root_of(path)
     if root is not None:  # the new files' checksums go into the integrity manifest at once

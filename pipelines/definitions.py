@@ -53,7 +53,8 @@ defs = dg.Definitions(
         *operations.JOBS,
         *casework.JOBS,
         *sharing.JOBS,
-        dg.define_asset_job("publish_gold", selection=dg.AssetSelection.assets(*marts.PUBLISH_ASSETS),
+        dg.define_asset_job("publish_gold", selection=dg.AssetSelection.assets(*marts.PUBLISH_ASSETS,
+                                                                                 verification.SERVED_KEY),
                             op_retry_policy=RETRY),
     ],
 )

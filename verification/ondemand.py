@@ -26,7 +26,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from jiuzhu import ids, lake
-from verification import serving
+from verification import served, serving
 
 DBT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 DATABASE = "ondemand"  # the compiled SQL names relations "ondemand"."<schema>"."<name>"
@@ -378,18 +378,23 @@ def rows_at(lake_root: Path, name: str, version: int, keys: list[int] | None) ->
 
 def assess(lake_root: Path, members: list[Member], *, as_of: _dt.datetime | None = None,
            versions: dict[str, int | None] | None = None, work_dir: Path | None = None,
-           months: list[str] | None = None, use_index: bool = True) -> Assessment:
+           months: list[str] | None = None, use_index: bool = True, latest_only: bool = False) -> Assessment:
     """Assess the household formed by ``members`` with the data as it stood at ``as_of`` (or at the
-    exact table ``versions`` a stored assessment used: the report is then regenerated identically)."""
+    exact table ``versions`` a stored assessment used: the report is then regenerated identically).
+
+    ``latest_only``: only the latest month's profile row and its reasons (what a verification and
+    its report use); answered from the served batch result when it applies (``verification.served``),
+    else computed, with the same rows either way."""
     lake_root = Path(lake_root)
     work_dir = work_dir or lake_root.parent / "ondemand"
     keys = [ids.to_key(ids.parse(m.person_id).number) for m in members]
     tables = _tables_cached(lake_root)
     if versions is None:
         versions = resolve_versions(lake_root, as_of, use_index=use_index)
-    source = _source(lake_root, {n: versions.get(n) for n in tables}, use_index=use_index)
-    engine = _engine(work_dir, lake_root, tables)
+    versions = {n: versions.get(n) for n in tables}
+    source = _source(lake_root, versions, use_index=use_index)
     sources: dict[str, pa.Table] = {}
+    registered = None
     for name in sorted(tables):
         version = versions.get(name)
         if version is None:  # the table did not exist yet: the models see it empty
@@ -397,13 +402,25 @@ def assess(lake_root: Path, members: list[Member], *, as_of: _dt.datetime | None
             continue
         table = source.rows(name, version, keys if tables[name][1] else None)
         if name == "persons":
+            registered = table
             table = _one_household(table, members)
         sources[name] = table
+    as_of_text = (as_of or _dt.datetime.now(_dt.UTC)).isoformat()
+    table_versions = {n: v for n, v in sorted(versions.items()) if v is not None}
+    if latest_only and isinstance(source, IndexSource) and registered is not None and not months:
+        found = served.lookup(source.index, versions, keys, registered)
+        if found is not None:
+            return Assessment(household_no=found[0][0]["household_no"], as_of=as_of_text, profile=found[0],
+                              reasons=found[1], table_versions=table_versions, source="served", inputs=sources)
+    engine = _engine(work_dir, lake_root, tables)
     profile, reasons = engine.run(sources, versions, months)
-    households = set(profile.column("household_no").to_pylist()) if profile.num_rows else {""}
-    return Assessment(household_no=min(households), as_of=(as_of or _dt.datetime.now(_dt.UTC)).isoformat(),
-                      profile=profile.to_pylist(), reasons=reasons.to_pylist(),
-                      table_versions={n: v for n, v in sorted(versions.items()) if v is not None},
+    profile_rows, reason_rows = profile.to_pylist(), reasons.to_pylist()
+    if latest_only and profile_rows:
+        profile_rows = profile_rows[-1:]
+        reason_rows = [r for r in reason_rows if r["period"] == profile_rows[0]["period"]]
+    households = {r["household_no"] for r in profile_rows} or {""}
+    return Assessment(household_no=min(households), as_of=as_of_text, profile=profile_rows, reasons=reason_rows,
+                      table_versions=table_versions,
                       source="serving_index" if isinstance(source, IndexSource) else "lake", inputs=sources)
 
 

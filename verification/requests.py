@@ -122,7 +122,7 @@ def verify(session: Session, user: access.Principal, request_no: str, lake_root:
     _step(session, user, request, "verify", f"核对申请{request_no}的家庭经济状况", clock)
     members = [ondemand.Member(m.person_id, m.relation) for m in _members(session, request)]
     as_of = as_of or _now(clock)
-    result = ondemand.assess(Path(lake_root), members, as_of=as_of, work_dir=work_dir)
+    result = ondemand.assess(Path(lake_root), members, as_of=as_of, work_dir=work_dir, latest_only=True)
     if not result.profile:
         raise RequestError("NO_DATA", "核对时点的公安户籍数据中没有所列成员,无法核对:请核实身份证号码和核对时点")
     latest = result.profile[-1]
@@ -169,7 +169,7 @@ def _report_pdf(session: Session, request: VerificationRequest, lake_root: Path,
         raise RequestError("RESULT_MISSING", "申请没有核对结果,不能出具报告")
     members = _members(session, request)
     assessed = ondemand.assess(Path(lake_root), [ondemand.Member(m.person_id, m.relation) for m in members],
-                               versions=versions, work_dir=work_dir)
+                               versions=versions, work_dir=work_dir, latest_only=True)
     content = report.build_content(report_no=report_no, request=request, members=members, assessment=assessed,
                                    issued_at=issued_at, issued_by=issued_by, as_of=request.as_of)
     pdf, digest = report.render_pdf(content, signer)

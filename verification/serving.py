@@ -12,6 +12,10 @@ tables and the batch ledgers, refreshed incrementally from their Delta logs:
 - each version's commit time and schema are kept, so "as of a date" resolves to the same versions
   the lake's own history gives (``version_at``).
 
+Person-keyed tables are looked up by ``person_key`` (the persons also by ``household_no``); the
+served assessments (``verification.served``) by ``household_no``, and each of their versions keeps
+the silver versions it was computed from (the commit's ``jiuzhu.silver_versions``).
+
 Only the Delta protocol's JSON commits are read (add, remove, metaData, commitInfo); a table using
 deletion vectors or column mapping is refused with a clear error rather than indexed wrongly. The
 refresh commits once per Delta version, so a crash leaves the index at a whole version and a rerun
@@ -38,6 +42,16 @@ _STORAGE = {pa.date32(): pa.int32(), pa.bool_(): pa.int8()}
 
 class ServingIndexError(RuntimeError):
     pass
+
+
+# the column a keyed table is looked up by (person_key unless named here), and further look-ups
+KEY_COLUMNS = {"assessment_current": "household_no", "assessment_current_reasons": "household_no"}
+SECONDARY_KEYS = {"persons": "household_no"}
+BUILT_FROM = "jiuzhu.silver_versions"  # commit metadata: the input versions a derived table was computed from
+
+
+def key_column(name: str) -> str:
+    return KEY_COLUMNS.get(name, "person_key")
 
 
 def _sql_type(t: pa.DataType) -> str:
@@ -75,6 +89,9 @@ class ServingIndex:
                 path TEXT NOT NULL, added_version INTEGER NOT NULL, removed_version INTEGER);
             CREATE INDEX IF NOT EXISTS files_by_table ON files (table_name, path);
         """)
+        if "built_from" not in {r[1] for r in self.con.execute("PRAGMA table_info(versions)")}:
+            self.con.execute("ALTER TABLE versions ADD COLUMN built_from TEXT")  # an index made before it
+            self.con.commit()
         self._schemas: dict[tuple[str, int], pa.Schema] = {}
 
     def close(self) -> None:
@@ -128,8 +145,8 @@ class ServingIndex:
                                          "AND removed_version IS NULL", [version, name, action["remove"]["path"]])
                     elif "add" in action:
                         self._add_file(name, path, action["add"], version, _arrow_schema(schema_string))
-                self.con.execute("INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?)",
-                                 [name, version, committed_ms, schema_string])
+                self.con.execute("INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?, ?)",
+                                 [name, version, committed_ms, schema_string, _built_from(actions)])
                 self.con.execute("UPDATE tables SET indexed_version = ?, earliest_version = coalesce(earliest_version, ?) "
                                  "WHERE name = ?", [version, version, name])
         return before, latest
@@ -150,8 +167,9 @@ class ServingIndex:
             for add in actions:
                 self._add_file(name, path, {"path": add["path"], "partitionValues": add.get("partition_values") or {}},
                                version, _arrow_schema(schema_string))
-            ms = int(dt.history(1)[0]["timestamp"])
-            self.con.execute("INSERT INTO versions VALUES (?, ?, ?, ?)", [name, version, ms, schema_string])
+            last = dt.history(1)[0]
+            self.con.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?)",
+                             [name, version, int(last["timestamp"]), schema_string, last.get(BUILT_FROM)])
             self.con.execute("UPDATE tables SET indexed_version = ?, earliest_version = ? WHERE name = ?",
                              [version, version, name])
 
@@ -180,11 +198,15 @@ class ServingIndex:
                              "_file_id INTEGER NOT NULL, _pos INTEGER NOT NULL, PRIMARY KEY (_row_id, _file_id, _pos))"
                              " WITHOUT ROWID")
             if keyed:
-                self.con.execute(f"CREATE INDEX IF NOT EXISTS {_ident('k_' + name)} ON {table} (person_key)")
+                self.con.execute(f"CREATE INDEX IF NOT EXISTS {_ident('k_' + name)} ON {table} "
+                                 f"({_ident(key_column(name))})")
             else:
                 self.con.execute(f"CREATE INDEX IF NOT EXISTS {_ident('f_' + name)} ON {_ident('l_' + name)} "
                                  "(_file_id, _pos)")
             have = list(schema.names)
+        if keyed and name in SECONDARY_KEYS and SECONDARY_KEYS[name] in have:  # also in an index made before it
+            self.con.execute(f"CREATE INDEX IF NOT EXISTS {_ident('s_' + name)} ON {table} "
+                             f"({_ident(SECONDARY_KEYS[name])})")
         for f in schema:
             if f.name not in have:
                 self.con.execute(f"ALTER TABLE {table} ADD COLUMN {_ident(f.name)} {_sql_type(f.type)}")
@@ -235,6 +257,12 @@ class ServingIndex:
                                [name, as_of_ms]).fetchone()
         return row[0]
 
+    def version_built_from(self, name: str, built_from: str) -> int | None:
+        """The newest version of a derived table computed from exactly ``built_from`` (canonical JSON)."""
+        row = self.con.execute("SELECT max(version) FROM versions WHERE table_name = ? AND built_from = ?",
+                               [name, built_from]).fetchone()
+        return row[0]
+
     def schema(self, name: str, version: int) -> pa.Schema:
         key = (name, version)
         if key not in self._schemas:
@@ -245,9 +273,10 @@ class ServingIndex:
             self._schemas[key] = _arrow_schema(row[0])
         return self._schemas[key]
 
-    def rows(self, name: str, version: int, keys: Iterable[int] | None = None) -> pa.Table:
-        """The rows of ``name`` at ``version`` (only those of ``keys`` for a person-keyed table), in
-        the order of the files and of the rows in them, as the lake gives them."""
+    def rows(self, name: str, version: int, keys: Iterable | None = None, column: str | None = None) -> pa.Table:
+        """The rows of ``name`` at ``version`` (only those of ``keys`` for a keyed table: values of its
+        key column, or of ``column``, one of its secondary keys), in the order of the files and of
+        the rows in them, as the lake gives them."""
         schema = self.schema(name, version)
         cols = ", ".join("r." + _ident(f.name) for f in schema)
         sql = (f"SELECT {cols} FROM {_ident('t_' + name)} r JOIN {_ident('l_' + name)} l ON l._row_id = r._row_id "
@@ -256,7 +285,9 @@ class ServingIndex:
         params: list = [version, version]
         if keys is not None:
             keys = list(keys)
-            sql += f" AND r.person_key IN ({', '.join('?' * len(keys))})"
+            if column not in (None, key_column(name), SECONDARY_KEYS.get(name)):
+                raise ServingIndexError(f"{name}: 没有按 {column} 的索引")
+            sql += f" AND r.{_ident(column or key_column(name))} IN ({', '.join('?' * len(keys))})"
             params += keys
         sql += " ORDER BY l._file_id, l._pos"
         found = self.con.execute(sql, params).fetchall()
@@ -264,6 +295,13 @@ class ServingIndex:
         arrays = [pa.array(values, _STORAGE.get(f.type, f.type)).cast(f.type) for f, values in zip(schema, columns,
                                                                                                     strict=True)]
         return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _built_from(actions: list[dict]) -> str | None:
+    for action in actions:
+        if "commitInfo" in action:
+            return action["commitInfo"].get(BUILT_FROM)
+    return None
 
 
 def _row_hash(row: tuple) -> bytes:

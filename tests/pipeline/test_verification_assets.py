@@ -14,7 +14,7 @@ from jiuzhu.business import db
 from jiuzhu.business.models import ReverificationTask
 from pipelines.defs.foundation.resources import PlatformPaths
 from pipelines.defs.verification import assets
-from verification import ondemand, serving
+from verification import ondemand, served, serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny_lake")]
 
@@ -33,11 +33,20 @@ def test_index_push_and_statistics_materialise(warehouse, tmp_path, monkeypatch)
     monkeypatch.setenv("JIUZHU_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("JIUZHU_LAKE", str(own))
     monkeypatch.delenv("JIUZHU_BUSINESS_DB_URL", raising=False)
+    # the warehouse as the marts asset leaves it: built, with the silver versions it read recorded
+    (tmp_path / "home").mkdir()
+    shutil.copyfile(wh, tmp_path / "home" / "warehouse.duckdb")
+    served.record_build(tmp_path / "home", ondemand.resolve_versions(own, None, use_index=False), "0000-00")
     for _ in range(2):  # a second run changes nothing
         result = dg.materialize(assets.ASSETS, resources={"paths": PlatformPaths()})
         assert result.success
     index = serving.ServingIndex(ondemand.serving_index_path(own))
-    assert set(index.state()) == set(ondemand.indexed_tables(own))
+    assert set(index.state()) == set(ondemand.indexed_tables(own)) | {served.PROFILE, served.REASONS}
+    with duckdb.connect(str(wh), read_only=True) as con:
+        household = con.sql("select household_no from household_profile order by household_no limit 1").fetchall()[0][0]
+    persons = DeltaTable(str(own / "silver" / "persons")).to_pyarrow_table().to_pylist()
+    family = [ondemand.Member(p["person_id"]) for p in persons if p["household_no"] == household]
+    assert ondemand.assess(own, family, work_dir=tmp_path / "od", latest_only=True).source == "served"
     engine = db.make_engine(db.default_url())
     with db.session_factory(engine)() as s:
         assert s.scalar(select(func.count()).select_from(ReverificationTask)) == detected

@@ -84,7 +84,15 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, paths: Pl
     os.environ.update(run.env)
     cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
     context.log.info(f"计算引擎:{run.target}")
+    # the silver versions the build reads, recorded when they stood still while it ran: the served
+    # assessments (verification.served) are published with them
+    from verification import ondemand, served  # noqa: PLC0415
+
+    served.record_build(cfg.warehouse.parent, None, "")
+    before = ondemand.resolve_versions(cfg.lake, None, use_index=False)
     yield from dbt.cli(run.args(["build"]), context=context).stream()
+    if ondemand.resolve_versions(cfg.lake, None, use_index=False) == before:
+        served.record_build(cfg.warehouse.parent, before, run.variables.get("from_period", "0000-00"))
 
 
 def _marts() -> list[tuple[str, str]]:

@@ -39,15 +39,46 @@ def _silver_keys() -> list[dg.AssetKey]:
     return sorted(keys, key=lambda k: k.to_user_string())
 
 
-@dg.asset(key=SERVING_KEY, deps=_silver_keys(), group_name="serving", kinds={"sqlite"},
+SERVED_KEY = dg.AssetKey(["gold", "verification", "assessment_current"])
+
+
+@dg.asset(key=SERVED_KEY, deps=[dg.AssetKey(["warehouse", "household_profile"]),
+                                dg.AssetKey(["warehouse", "household_assessment_reasons"])],
+          group_name="gold_verification", kinds={"delta"}, output_required=False,
+          description="批量核对结果(每户最近一月及原因),记录所依据的 silver 版本;单户核对在版本一致时直接返回")
+def assessment_current(context: dg.AssetExecutionContext, paths: PlatformPaths):
+    import duckdb  # noqa: PLC0415
+
+    from jiuzhu import engines  # noqa: PLC0415
+    from verification import served  # noqa: PLC0415
+
+    cfg = paths.resolved()
+    build = served.read_build(cfg.warehouse.parent)
+    if build is None:  # the last build failed, or its inputs moved while it ran
+        context.log.warning("数仓最近一次构建没有记录一致的 silver 版本:本次不发布批量核对结果,单户核对照常现算")
+        return
+    if engines.engine_name() == "spark":
+        built = engines.spark_warehouse(cfg.home)
+        con = duckdb.connect()
+        con.register("profile", engines.read_mart(built, "household_profile"))
+        con.register("reasons", engines.read_mart(built, "household_assessment_reasons"))
+        profile, reasons = served.current(con, build["from_period"])
+        versions = served.publish(cfg.lake, profile, reasons, build)
+    else:
+        versions = served.publish_from_warehouse(cfg.lake, cfg.warehouse, build)
+    yield dg.MaterializeResult(metadata={"delta_versions": dg.MetadataValue.json(versions),
+                                         "from_period": build["from_period"]})
+
+
+@dg.asset(key=SERVING_KEY, deps=[*_silver_keys(), SERVED_KEY], group_name="serving", kinds={"sqlite"},
           description="核对服务索引:按人员键索引的家庭数据副本(含各 Delta 版本),单户核对毫秒级返回;增量刷新")
 def household_index(paths: PlatformPaths) -> dg.MaterializeResult:
-    from verification import ondemand, serving  # noqa: PLC0415
+    from verification import ondemand, served, serving  # noqa: PLC0415
 
     cfg = paths.resolved()
     index = serving.ServingIndex(ondemand.serving_index_path(cfg.lake))
     try:
-        done = index.refresh(ondemand.indexed_tables(cfg.lake))
+        done = index.refresh({**ondemand.indexed_tables(cfg.lake), **served.tables(cfg.lake)})
     finally:
         index.close()
     moved = {name: f"{a}->{b}" for name, (a, b) in done.items() if a != b}
@@ -120,4 +151,4 @@ REVERIFICATION_SCHEDULE = dg.ScheduleDefinition(job=REVERIFICATION_JOB, cron_sch
                                                 execution_timezone="Asia/Shanghai")
 SERVING_JOB = dg.define_asset_job("serving_index", selection=dg.AssetSelection.assets(SERVING_KEY, DIRECTORY_KEY, LINKS_KEY),
                                   description="核对服务索引与人员目录:silver 更新后刷新")
-ASSETS = [household_index, person_directory, household_links, reverification_tasks, reverification_statistics]
+ASSETS = [assessment_current, household_index, person_directory, household_links, reverification_tasks, reverification_statistics]
