@@ -22,6 +22,7 @@ def test_bench_writes_the_table_and_the_json(tmp_path, monkeypatch):
     assert score["persons"] > 0 and score["persons_per_s"] > 0 and score["detail"]["households"] == score["rows"]
     assert verify["detail"]["households"] == 12 and 0 < verify["detail"]["p50_ms"] <= verify["detail"]["p95_ms"]
     assert verify["ratio_to_reference"] > 0 and verify["detail"]["pdf_render_p50_s"] > 0
+    assert verify["detail"]["served"] > 0 and verify["detail"]["computed_p50_ms"] > 0
     assert reverify["rows"] > 0 and reverify["detail"]["pushed"] == reverify["detail"]["detected"]
     assert marts["rows"] > 0 and marts["reference_s"] > 0  # full build against one month rebuilt
     assert gen["persons"] > 1900 and gen["persons_per_s"] > 0 and gen["peak_rss_mib"] > 0

@@ -119,3 +119,32 @@ def test_a_table_with_deletion_vectors_is_refused_with_a_clear_reason(tmp_path):
     # the versions before the unsupported one stay served
     assert index.state()["t"] == (0, 0)
     assert index.rows("t", 0, [2]).to_pylist() == [{"person_key": 2, "v": "b"}]
+
+
+def test_an_index_built_as_a_snapshot_serves_now_and_every_later_version(warehouse, tmp_path):
+    """The bulk build (start="snapshot") holds each table as it stands, equal to the lake; a later
+    delivery is added version by version; the versions before the snapshot are the lake's to serve."""
+    _, _, lake_root = warehouse
+    lake = tmp_path / "lake"
+    shutil.copytree(lake_root, lake, ignore=shutil.ignore_patterns("_delta_log.lock", "serving"))
+    index = serving.ServingIndex(tmp_path / "snapshot.sqlite")
+    tables = ondemand.indexed_tables(lake)
+    index.refresh(tables, start="snapshot")
+    period, keys, _ = _rich_household(lake)
+    now = DeltaTable(str(lake / "silver" / "deposits")).version()
+    assert index.state()["deposits"] == (now, now)
+    for name in ("deposits", "persons", "employment_income"):
+        version = DeltaTable(str(tables[name][0])).version()
+        lake_rows = DeltaTable(str(tables[name][0])).to_pyarrow_table()
+        lake_rows = lake_rows.filter(pa.compute.is_in(lake_rows.column("person_key"), pa.array(keys)))
+        assert _sorted(index.rows(name, version, keys)) == _sorted(lake_rows), name
+    whole = DeltaTable(str(tables["policy_standards"][0])).to_pyarrow_table()
+    assert _sorted(index.rows("policy_standards", index.state()["policy_standards"][1])) == _sorted(whole)
+    _later_correction(lake, period, keys)
+    assert index.refresh(tables, start="snapshot")["deposits"] == (now, now + 1)  # history from here on
+    later = DeltaTable(str(lake / "silver" / "deposits")).to_pyarrow_table()
+    later = later.filter(pa.compute.is_in(later.column("person_key"), pa.array(keys)))
+    assert _sorted(index.rows("deposits", now + 1, keys)) == _sorted(later)
+    assert _sorted(index.rows("deposits", now, keys)) != _sorted(later)  # the snapshot's own version kept
+    source = ondemand.IndexSource(index, lake)
+    assert not source.covers({"deposits": now - 1}) and source.covers({"deposits": now + 1})
