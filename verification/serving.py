@@ -218,13 +218,15 @@ class ServingIndex:
             for add, size in zip(adds, sizes, strict=True):  # pass 2: the rows, in row-id order
                 file_id = self.con.execute("INSERT INTO files (table_name, path, added_version) VALUES (?, ?, ?)",
                                            [name, add["path"], version]).lastrowid
-                values = [c.to_pylist() for c in self._file_rows(path, add, schema, columns).columns]
-                part = hashes.slice(offset, size)
-                ids = (part.get_column("first") + 1).to_list()
-                digests = _digests(part.get_column("h1"), part.get_column("h2"))
-                self.con.executemany(insert_rows, ((ids[pos], digests[pos], *(v[pos] for v in values))
-                                                   for pos in range(size) if ids[pos] == offset + pos + 1))
-                self.con.executemany(insert_links, sorted((ids[pos], file_id, pos) for pos in range(size)))
+                part = hashes.slice(offset, size).with_row_index("pos")
+                new = part.get_column("first") == part.get_column("pos") + offset  # the first of its kind
+                rows = self._file_rows(path, add, schema, columns).filter(pa.array(new.to_list()))
+                fresh = part.filter(new)
+                self.con.executemany(insert_rows, zip((fresh.get_column("first") + 1).to_list(),
+                                                      _digests(fresh.get_column("h1"), fresh.get_column("h2")),
+                                                      *(c.to_pylist() for c in rows.columns), strict=True))
+                links = part.select(pl.col("first") + 1, pl.lit(file_id).alias("file"), "pos").sort("first", "pos")
+                self.con.executemany(insert_links, links.iter_rows())
                 offset += size
             self._create_indexes(name, keyed)
             last = dt.history(1)[0]
@@ -293,6 +295,8 @@ class ServingIndex:
         for col in columns:
             if col in data.column_names:
                 arr = data.column(col)
+                if pa.types.is_string_view(arr.type):  # files some writers make; the index stores text
+                    arr = arr.cast(pa.string())
                 arrays.append(arr.cast(_STORAGE.get(arr.type, arr.type)))
             else:
                 arrays.append(pa.nulls(data.num_rows))
