@@ -85,6 +85,7 @@ def upgrade_15(number15: str) -> str:
     return body + check_char(body)
 
 
+@functools.lru_cache(maxsize=8192)  # a few thousand county codes; the numdb look-up costs ~0.7 ms
 def _known_region(code6: str) -> bool:
     if code6.startswith(SPECIAL_PREFIXES) or code6.startswith("9"):
         return True

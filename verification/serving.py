@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
@@ -400,10 +401,22 @@ def _digests(a: pl.Series, b: pl.Series) -> list[bytes]:
     return [x.to_bytes(8, "little") + y.to_bytes(8, "little") for x, y in zip(a.to_list(), b.to_list(), strict=True)]
 
 
+_COMMITS: dict[str, tuple[int, list[int]]] = {}
+
+
 def commit_versions(path: Path) -> list[int]:
-    """The versions whose JSON commit is in the table's Delta log, in order."""
-    return sorted(int(e.name[:-5]) for e in os.scandir(Path(path, "_delta_log"))
-                  if e.name.endswith(".json") and e.name[:-5].isdigit())
+    """The versions whose JSON commit is in the table's Delta log, in order. A request resolves ~30
+    tables: the listing is kept while the log folder's modification time stands (a commit adds a
+    file, which changes it), trusted only once that time is 2 s old (coarse file-system clocks)."""
+    log = os.path.join(path, "_delta_log")
+    mtime = os.stat(log).st_mtime_ns
+    cached = _COMMITS.get(log)
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    versions = sorted(int(e.name[:-5]) for e in os.scandir(log) if e.name.endswith(".json") and e.name[:-5].isdigit())
+    if time.time_ns() - mtime > 2_000_000_000:
+        _COMMITS[log] = (mtime, versions)
+    return versions
 
 
 def _commit_ms(actions: list[dict], commit_file: Path) -> int:
