@@ -88,8 +88,11 @@ test: setup
 	$(BIN)/lint-imports
 	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
+# every stage on a generated small province (~15 min here); BENCH_REPEAT=3 for spreads
+BENCH_STAGES ?= generate,ingest,marts,aggregate,verify,reverify,score,render
+BENCH_REPEAT ?= 1
 bench: setup
-	$(BIN)/jiuzhu bench --scale small --stages generate --repeat 3
+	$(BIN)/jiuzhu bench --scale small --stages $(BENCH_STAGES) --repeat $(BENCH_REPEAT)
 
 bench-generate: setup
 	$(BIN)/jiuzhu bench --scale small --scale medium --stages generate --repeat 1
