@@ -24,6 +24,7 @@ goes on from there. Readers use their own connections (WAL) while a refresh runs
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -51,6 +52,7 @@ class ServingIndexError(RuntimeError):
 # the column a keyed table is looked up by (person_key unless named here), and further look-ups
 KEY_COLUMNS = {"assessment_current": "household_no", "assessment_current_reasons": "household_no"}
 SECONDARY_KEYS = {"persons": "household_no"}
+_STAGING = "__bulk"  # suffix of the tables a bulk load fills before they take the table's place
 BUILT_FROM = "jiuzhu.silver_versions"  # commit metadata: the input versions a derived table was computed from
 
 
@@ -94,7 +96,11 @@ class ServingIndex:
             CREATE INDEX IF NOT EXISTS files_by_table ON files (table_name, path);
         """)
         if "built_from" not in {r[1] for r in self.con.execute("PRAGMA table_info(versions)")}:
-            self.con.execute("ALTER TABLE versions ADD COLUMN built_from TEXT")  # an index made before it
+            try:
+                self.con.execute("ALTER TABLE versions ADD COLUMN built_from TEXT")  # an index made before it
+            except sqlite3.OperationalError as err:
+                if "duplicate column" not in str(err):  # another process added it first
+                    raise
             self.con.commit()
         self._schemas: dict[tuple[str, int], pa.Schema] = {}
 
@@ -114,18 +120,26 @@ class ServingIndex:
         Later refreshes go on version by version either way."""
         if start not in ("history", "snapshot"):
             raise ValueError(f"unknown start {start!r}")
-        done = {}
-        for name, (path, keyed) in sorted(tables.items()):
-            if not (Path(path) / "_delta_log").is_dir():
-                continue
-            if start == "snapshot" and self._indexed_version(name) is None:
-                if self.con.execute("SELECT 1 FROM tables WHERE name = ?", [name]).fetchone() is None:
-                    self.con.execute("INSERT INTO tables (name, path, keyed) VALUES (?, ?, ?)",
-                                     [name, str(path), int(keyed)])
-                self._snapshot(name, Path(path), keyed)
-                done[name] = (None, self._indexed_version(name))
-                continue
-            done[name] = self._refresh_table(name, Path(path), keyed)
+        # one refresher at a time (the Dagster asset, a benchmark, a test): a bulk load's three
+        # transactions and the file ids it reserves must not interleave with another's
+        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = {}
+            for name, (path, keyed) in sorted(tables.items()):
+                if not (Path(path) / "_delta_log").is_dir():
+                    continue
+                if self._indexed_version(name) is not None:
+                    with self.con:
+                        self._create_indexes(name, keyed)  # a look-up added since the index was made
+                if start == "snapshot" and self._indexed_version(name) is None:
+                    if self.con.execute("SELECT 1 FROM tables WHERE name = ?", [name]).fetchone() is None:
+                        with self.con:
+                            self.con.execute("INSERT INTO tables (name, path, keyed) VALUES (?, ?, ?)",
+                                             [name, str(path), int(keyed)])
+                    self._snapshot(name, Path(path), keyed)
+                    done[name] = (None, self._indexed_version(name))
+                    continue
+                done[name] = self._refresh_table(name, Path(path), keyed)
         return done
 
     def _indexed_version(self, name: str) -> int | None:
@@ -145,6 +159,7 @@ class ServingIndex:
             self.con.commit()
         elif before is None:
             with self.con:
+                self.con.execute("BEGIN IMMEDIATE")
                 self._reset(name)  # a bulk load that did not finish: start from the first version
         start = 0 if before is None else before + 1
         if start <= latest and start not in commits:
@@ -196,18 +211,20 @@ class ServingIndex:
 
     def _bulk_load(self, name: str, path: Path, keyed: bool, dt: DeltaTable, version: int, schema_string: str,
                    schema: pa.Schema, actions: list[dict]) -> None:
-        """Three steps, so that only whole work is ever claimed: (1) the tables made afresh and the
-        files registered; (2) the rows and links appended through ADBC's SQLite driver
-        (``verification.sqlite_append``: Arrow columns bound in C, ~3 × faster than ``executemany``),
-        with no index to maintain; (3) the indexes built and the version claimed. A crash before
-        (3) leaves the table unclaimed (``indexed_version`` NULL), and the next refresh starts it again."""
-        adds = [{"path": a["path"], "partitionValues": a.get("partition") or {}} for a in actions]
+        """Three steps: (1) staging tables made; (2) the rows and links appended to them through ADBC's
+        SQLite driver (``verification.sqlite_append``: Arrow columns bound in C, ~3 × faster than
+        ``executemany``), with no index to maintain; (3) in one transaction, the table's earlier
+        content forgotten, the staging tables put in its place, the files registered, the indexes
+        built and the version claimed. Readers see the earlier content until (3) commits, never a
+        table half loaded; a crash before it leaves only staging tables, dropped by the next load."""
+        adds = [{"path": a["path"], "partitionValues": _partition_text(a.get("partition"))} for a in actions]
+        columns = list(schema.names)
         with self.con:
-            self._reset(name)
-            self._ensure_columns(name, schema, keyed, dt.metadata().partition_columns, indexes=False)
-            file_ids = [self.con.execute("INSERT INTO files (table_name, path, added_version) VALUES (?, ?, ?)",
-                                         [name, add["path"], version]).lastrowid for add in adds]
-        columns = self._columns(name)
+            self.con.execute("BEGIN IMMEDIATE")
+            self._drop_staging(name)
+            self._create_tables(name, schema, _STAGING)
+            first_file = self.con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchone()[0]
+        file_ids = list(range(first_file, first_file + len(adds)))  # free while the refresh lock is held
         # pass 1: every row's hash; a row's id is the position of the first row with its hash
         # (each distinct row stored once), computed in Polars, not in a Python dict
         sizes, parts = [], []
@@ -246,21 +263,33 @@ class ServingIndex:
                     links_out.write_table(links.to_arrow().cast(link_schema))
                     offset += size
             done = subprocess.run([sys.executable, "-m", "verification.sqlite_append", str(self.path),
-                                   "t_" + name, str(rows_file), "l_" + name, str(links_file)],
+                                   "t_" + name + _STAGING, str(rows_file), "l_" + name + _STAGING, str(links_file)],
                                   capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise ServingIndexError(f"{name}: 批量写入服务索引失败: {done.stderr.strip()[-2000:]}")
+        last = dt.history(1)[0]
         with self.con:
-            self._create_indexes(name, keyed)
-            last = dt.history(1)[0]
+            self.con.execute("BEGIN IMMEDIATE")
+            self._reset(name)
+            for prefix in ("t_", "l_"):
+                self.con.execute(f"ALTER TABLE {_ident(prefix + name + _STAGING)} RENAME TO {_ident(prefix + name)}")
+            self.con.executemany("INSERT INTO files (file_id, table_name, path, added_version) VALUES (?, ?, ?, ?)",
+                                 [(i, name, add["path"], version) for i, add in zip(file_ids, adds, strict=True)])
+            self.con.execute("UPDATE tables SET columns_json = ? WHERE name = ?", [json.dumps(columns), name])
+            self._create_indexes(name, keyed, columns)
             self.con.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?)",
                              [name, version, int(last["timestamp"]), schema_string, last.get(BUILT_FROM)])
             self.con.execute("UPDATE tables SET indexed_version = ?, earliest_version = ? WHERE name = ?",
                              [version, version, name])
 
+    def _drop_staging(self, name: str) -> None:
+        for prefix in ("t_", "l_"):
+            self.con.execute(f"DROP TABLE IF EXISTS {_ident(prefix + name + _STAGING)}")
+
     def _reset(self, name: str) -> None:
         """Forget everything held of a table (its rows, links, files and versions), in the caller's
-        transaction: the start of a bulk load, or of a history build after one that did not finish."""
+        transaction: before a bulk load's tables take its place, or before a history build of a
+        table never claimed."""
         for prefix in ("t_", "l_"):
             self.con.execute(f"DROP TABLE IF EXISTS {_ident(prefix + name)}")
         self.con.execute("DELETE FROM files WHERE table_name = ?", [name])
@@ -286,12 +315,7 @@ class ServingIndex:
         have = self._columns(name)
         table = _ident("t_" + name)
         if not have:
-            cols = ", ".join(f"{_ident(f.name)} {_sql_type(f.type)}" for f in schema)
-            self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} (_row_id INTEGER PRIMARY KEY, "
-                             f"_row_hash BLOB NOT NULL, {cols})")
-            self.con.execute(f"CREATE TABLE IF NOT EXISTS {_ident('l_' + name)} (_row_id INTEGER NOT NULL, "
-                             "_file_id INTEGER NOT NULL, _pos INTEGER NOT NULL, PRIMARY KEY (_row_id, _file_id, _pos))"
-                             " WITHOUT ROWID")
+            self._create_tables(name, schema)
             have = list(schema.names)
         if indexes:
             self._create_indexes(name, keyed, have)
@@ -300,6 +324,14 @@ class ServingIndex:
                 self.con.execute(f"ALTER TABLE {table} ADD COLUMN {_ident(f.name)} {_sql_type(f.type)}")
                 have.append(f.name)
         self.con.execute("UPDATE tables SET columns_json = ? WHERE name = ?", [json.dumps(have), name])
+
+    def _create_tables(self, name: str, schema: pa.Schema, suffix: str = "") -> None:
+        cols = ", ".join(f"{_ident(f.name)} {_sql_type(f.type)}" for f in schema)
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {_ident('t_' + name + suffix)} (_row_id INTEGER PRIMARY KEY, "
+                         f"_row_hash BLOB NOT NULL, {cols})")
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {_ident('l_' + name + suffix)} (_row_id INTEGER NOT NULL, "
+                         "_file_id INTEGER NOT NULL, _pos INTEGER NOT NULL, PRIMARY KEY (_row_id, _file_id, _pos))"
+                         " WITHOUT ROWID")
 
     def _create_indexes(self, name: str, keyed: bool, columns: list[str] | None = None) -> None:
         """The look-up indexes (idempotent: also adds one an index made before it lacks)."""
@@ -433,6 +465,19 @@ def _row_hashes(data: pa.Table) -> tuple[pl.Series, pl.Series]:
     return a.alias("h1"), b.alias("h2")
 
 
+def _partition_text(values: dict | None) -> dict[str, str | None]:
+    """Partition values as the Delta log spells them (deltalake's add actions give them typed)."""
+    out = {}
+    for key, value in (values or {}).items():
+        if value is None or isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        else:
+            out[key] = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return out
+
+
 def _digests(a: pl.Series, b: pl.Series) -> list[bytes]:
     return [x.to_bytes(8, "little") + y.to_bytes(8, "little") for x, y in zip(a.to_list(), b.to_list(), strict=True)]
 
@@ -447,8 +492,9 @@ def commit_versions(path: Path) -> list[int]:
     log = os.path.join(path, "_delta_log")
     mtime = os.stat(log).st_mtime_ns
     cached = _COMMITS.get(log)
-    if cached is not None and cached[0] == mtime:
-        return cached[1]
+    if cached is not None and cached[0] == mtime and not (
+            cached[1] and os.path.exists(os.path.join(log, f"{cached[1][-1] + 1:020d}.json"))):
+        return cached[1]  # (a file system whose folder times stand still: the next commit seen all the same)
     versions = sorted(int(e.name[:-5]) for e in os.scandir(log) if e.name.endswith(".json") and e.name[:-5].isdigit())
     if time.time_ns() - mtime > 2_000_000_000:
         _COMMITS[log] = (mtime, versions)

@@ -59,3 +59,42 @@ def test_a_bulk_load_that_fails_claims_nothing_and_the_next_refresh_builds_it_wh
     lake = DeltaTable(str(table)).to_pyarrow_table()
     assert _sorted(index.rows("t", 1, [1, 2, 3])) == _sorted(lake)
     assert index.con.execute("SELECT count(*) FROM files WHERE table_name = 't'").fetchone()[0] == 2
+
+
+def test_a_reload_that_fails_part_way_leaves_the_earlier_content_served(table, tmp_path, monkeypatch):
+    """A bulk load replaces a table in one transaction at its end: a failure in it (here while the
+    indexes are built) rolls it back whole, and readers keep the earlier version."""
+    index = serving.ServingIndex(tmp_path / "index.sqlite")
+    index.refresh({"t": (table, True)}, start="snapshot")
+    before = _sorted(index.rows("t", 1, [1, 2, 3]))
+    write_deltalake(str(table), pa.table({"person_key": [4], "v": ["d"]}), mode="append", schema_mode="merge")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(index, "_create_indexes", broken)
+    with pytest.raises(RuntimeError):
+        index._snapshot("t", table, True)  # what a refresh does when the table's JSON commits were cleaned up
+    assert index.state()["t"] == (1, 1)
+    assert _sorted(index.rows("t", 1, [1, 2, 3])) == before
+    assert index.con.execute("SELECT count(*) FROM t_t").fetchone()[0] == 3
+    monkeypatch.undo()
+    index._snapshot("t", table, True)  # the staging tables left behind are dropped and made again
+    assert index.state()["t"] == (2, 2)
+    assert _sorted(index.rows("t", 2, [1, 2, 3, 4])) == _sorted(DeltaTable(str(table)).to_pyarrow_table())
+    names = {r[0] for r in index.con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert not {n for n in names if n.endswith("__bulk")}
+
+
+def test_typed_partition_values_are_loaded_as_the_lake_gives_them(tmp_path):
+    path = tmp_path / "p"
+    data = pa.table({"person_key": [1, 2, 3], "year": [2025, 2026, 2026],
+                     "day": [dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 2, 1)]})
+    write_deltalake(str(path), data, partition_by=["year", "day"])
+    index = serving.ServingIndex(tmp_path / "index.sqlite")
+    index.refresh({"p": (path, True)}, start="snapshot")
+    assert _sorted_keys(index.rows("p", 0, [1, 2, 3])) == _sorted_keys(DeltaTable(str(path)).to_pyarrow_table())
+
+
+def _sorted_keys(rows: pa.Table) -> list[dict]:
+    return sorted(rows.to_pylist(), key=lambda r: r["person_key"])
