@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
+from tests.rows import typed
 from verification import ondemand, serving
 
 # one worker builds the tiny lake and marts once (pytest-xdist --dist loadgroup)
@@ -49,9 +50,9 @@ def test_on_demand_assessment_equals_the_batch_mart_for_every_household(batch, t
                                  work_dir=tmp_path)
         assert result.source == "serving_index"
         expected = profile.filter(pl.col("household_no") == household).sort("period").to_dicts()
-        assert result.profile == expected, household
+        assert typed(result.profile) == typed(expected), household
         expected_reasons = reasons.filter(pl.col("household_no") == household).sort("period", "reason_code").to_dicts()
-        assert result.reasons == expected_reasons, household
+        assert typed(result.reasons) == typed(expected_reasons), household
 
 
 def test_the_lake_path_gives_the_same_assessment_as_the_batch_mart(batch, tmp_path):
@@ -63,9 +64,9 @@ def test_the_lake_path_gives_the_same_assessment_as_the_batch_mart(batch, tmp_pa
         result = ondemand.assess(lake_root, members, work_dir=tmp_path, use_index=False)
         assert result.source == "lake"
         expected = profile.filter(pl.col("household_no") == household).sort("period").to_dicts()
-        assert result.profile == expected, household
+        assert typed(result.profile) == typed(expected), household
         expected_reasons = reasons.filter(pl.col("household_no") == household).sort("period", "reason_code").to_dicts()
-        assert result.reasons == expected_reasons, household
+        assert typed(result.reasons) == typed(expected_reasons), household
 
 
 def test_members_registered_in_two_prefectures_are_one_family(batch, tmp_path):
