@@ -25,10 +25,10 @@ import polars as pl
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from jiuzhu import ids, lake
+from jiuzhu import dbtproject, ids, lake
 from verification import served, serving
 
-DBT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+DBT_DIR = dbtproject.DBT_DIR
 DATABASE = "ondemand"  # the compiled SQL names relations "ondemand"."<schema>"."<name>"
 TARGETS = ("model.jiuzhu.household_profile", "model.jiuzhu.household_assessment_reasons")
 PERSON_TABLES = {"persons", "hukou_events", "employment_income", "taxable_income", "housing_fund", "deposits",
@@ -114,11 +114,10 @@ def compiled_models(work_dir: Path, lake_root: Path) -> list[dict]:
     """The compiled nodes upstream of the targets, in dependency order (compiled once, cached)."""
     target = work_dir / "target"
     manifest_path = target / "manifest.json"
-    sources = [p for p in DBT_DIR.rglob("*") if p.suffix in (".sql", ".yml") and "target" not in p.parts]
     target.mkdir(parents=True, exist_ok=True)
     with open(target / ".compile.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not manifest_path.exists() or max(p.stat().st_mtime for p in sources) > manifest_path.stat().st_mtime:
+        if dbtproject.changed_after(manifest_path):
             env = {**os.environ, "DO_NOT_TRACK": "1", "JIUZHU_WAREHOUSE": str(work_dir / f"{DATABASE}.duckdb"),
                    "JIUZHU_LAKE": str(lake_root)}  # dbt-duckdb's delta plugin opens the sources when compiling
             # one thread: dbt-duckdb's delta plugin opening sources on two threads once hung in a

@@ -23,13 +23,12 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from jiuzhu import lake
+from jiuzhu import dbtproject, lake
 from verification import serving
 
 PROFILE = "assessment_current"
 REASONS = "assessment_current_reasons"
 BUILD_FILE = "silver_versions.json"  # beside the warehouse: the versions its last complete build read
-DBT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 
 
 def paths(lake_root: Path) -> dict[str, Path]:
@@ -56,13 +55,12 @@ def definition() -> str:
     computed with. A served row is only used while the models are the ones its build ran (the
     computed path recompiles when they change). Looked at again at most every 2 s."""
     if time.monotonic() - _DEFINITION[0] > 2:
-        files = sorted(p for p in DBT_DIR.rglob("*") if p.suffix in (".sql", ".yml")
-                       and not {"target", "logs", "dbt_packages"} & set(p.relative_to(DBT_DIR).parts))
+        files = dbtproject.source_files()
         stamp = [(str(p), (st := p.stat()).st_mtime_ns, st.st_size) for p in files]
         if stamp != _DEFINITION[1]:
             digest = hashlib.sha256()
             for p in files:
-                digest.update(str(p.relative_to(DBT_DIR)).encode() + b"\0" + p.read_bytes() + b"\0")
+                digest.update(str(p.relative_to(dbtproject.DBT_DIR)).encode() + b"\0" + p.read_bytes() + b"\0")
             _DEFINITION[1:] = [stamp, digest.hexdigest()[:16]]
         _DEFINITION[0] = time.monotonic()
     return _DEFINITION[2]

@@ -128,10 +128,11 @@ class ServingIndex:
             for name, (path, keyed) in sorted(tables.items()):
                 if not (Path(path) / "_delta_log").is_dir():
                     continue
-                if self._indexed_version(name) is not None:
+                held = self._indexed_version(name)
+                if held is not None:
                     with self.con:
                         self._create_indexes(name, keyed)  # a look-up added since the index was made
-                if start == "snapshot" and self._indexed_version(name) is None:
+                elif start == "snapshot":
                     if self.con.execute("SELECT 1 FROM tables WHERE name = ?", [name]).fetchone() is None:
                         with self.con:
                             self.con.execute("INSERT INTO tables (name, path, keyed) VALUES (?, ?, ?)",

@@ -16,11 +16,11 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from jiuzhu import departments, engines, lake
+from jiuzhu import dbtproject, departments, engines, lake
 from pipelines.defs.exchange.assets import PARTITIONS
 from pipelines.defs.foundation.resources import PlatformPaths
 
-DBT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
+DBT_DIR = dbtproject.DBT_DIR
 TARGET = DBT_DIR / "target"
 
 
@@ -31,10 +31,9 @@ def _ensure_manifest() -> Path:
 
     manifest = TARGET / "manifest.json"
     TARGET.mkdir(parents=True, exist_ok=True)
-    sources = [p for p in DBT_DIR.rglob("*") if p.suffix in (".sql", ".yml") and "target" not in p.parts]
     with open(TARGET / ".parse.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if manifest.exists() and max(p.stat().st_mtime for p in sources) <= manifest.stat().st_mtime:
+        if not dbtproject.changed_after(manifest):
             return manifest
         env = {**os.environ, "DO_NOT_TRACK": "1", "JIUZHU_LAKE": os.environ.get("JIUZHU_LAKE", "var/lake")}
         subprocess.run([str(Path(sys.executable).parent / "dbt"), "parse", "--profiles-dir", str(DBT_DIR),
