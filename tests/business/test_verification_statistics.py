@@ -85,7 +85,8 @@ def test_the_mart_counts_requests_by_month_county_unit_and_item(warehouse, sessi
                       "assessed_eligible": 1, "assessed_ineligible": 1, "assessed_for_review": 1}
     # the two reported requests sit in different groups (different commissioning units)
     assert sorted(h for h in mart["mean_hours_to_report"].to_list() if h is not None) == [3.0, 5.0]
-    longest = max((r.updated_at - r.created_at).total_seconds() for r in rows if r.status == "reported")
-    assert mart["max_seconds_to_report"].max() == longest  # the slowest report, from the requests themselves
+    # the longest turnaround of a reported request, as the outcomes above set it (5 h): a statistic
+    # of the requests' own timestamps for VF-7, not a measure of this code's speed
+    assert mart["max_seconds_to_report"].max() == 5 * 3600
     # counts only: no request number, member or ID reaches the statistics
     assert not {"request_no", "person_id", "submitted_by"} & set(mart.columns)
