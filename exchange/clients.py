@@ -21,6 +21,14 @@ class ClientError(CodedError):
     """A client that cannot be registered as asked."""
 
 
+def new_client_id() -> str:
+    """Twelve random hex digits that never read as a mobile or ID number (the audit trail refuses those)."""
+    while True:
+        client_id = secrets.token_hex(6)
+        if not audit.looks_personal(client_id):
+            return client_id
+
+
 def create_client(session: Session, *, unit_name: str, region_code: str, scopes: list[str],
                   department: str | None = None, unit_code: str | None = None,
                   clock: audit.Clock = audit.utc_now) -> tuple[ApiClient, str]:
@@ -31,7 +39,7 @@ def create_client(session: Session, *, unit_name: str, region_code: str, scopes:
     if department is not None:
         departments.get(department)  # a KeyError names an unknown department
     code = regions.normalise_code(region_code)
-    client_id = secrets.token_hex(6)
+    client_id = new_client_id()
     secret = secrets.token_urlsafe(32)
     now = clock()
     client = ApiClient(client_id=client_id, unit_name=unit_name, unit_code=unit_code, department=department,
@@ -39,7 +47,7 @@ def create_client(session: Session, *, unit_name: str, region_code: str, scopes:
                        token_sha256=hashlib.sha256(secret.encode()).hexdigest(), active=True, created_at=now,
                        updated_at=now)
     session.add(client)
-    session.commit()
+    # One transaction: a client whose creation could not be audited is not created.
     audit.record(session, actor="system:api", action="api_client_created", outcome="success",
                  detail={"client": client_id, "unit": unit_name, "scopes": sorted(set(scopes))}, clock=clock)
     return client, f"{client_id}.{secret}"

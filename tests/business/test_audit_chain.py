@@ -325,6 +325,34 @@ def test_audit_entries_refuse_personal_data_in_their_detail(session, clock):
         session.rollback()
 
 
+def test_an_api_client_id_that_reads_as_a_mobile_number_is_drawn_again(session, clock, monkeypatch):
+    """A random client ID once came out as 18278218707b: the audit trail refused it as a mobile number
+    and the client could not be registered. Generated IDs are drawn until they read as no personal data."""
+    from exchange import clients
+    from jiuzhu.business.models import ApiClient
+
+    assert audit.looks_personal("18278218707b")
+    draws = iter(["18278218707b", "b13912345678", "a1b2c3d4e5f6"])
+    monkeypatch.setattr(clients.secrets, "token_hex", lambda n: next(draws))
+    client, token = clients.create_client(session, unit_name="住建局(测试)", region_code="510104000000",
+                                          scopes=["sharing:read"], clock=clock)
+    assert client.client_id == "a1b2c3d4e5f6" and token.startswith("a1b2c3d4e5f6.")
+    entry = session.query(audit.AuditLog).filter_by(action="api_client_created").one()
+    assert json.loads(entry.detail)["client"] == "a1b2c3d4e5f6"
+    assert session.query(ApiClient).count() == 1
+
+
+def test_a_client_whose_creation_cannot_be_audited_is_not_created(session, clock, monkeypatch):
+    from exchange import clients
+    from jiuzhu.business.models import ApiClient
+
+    with pytest.raises(audit.AuditUnavailable):
+        # a unit name with a mobile number in it: the audit entry is refused, and so is the client
+        clients.create_client(session, unit_name="住建局13812341234", region_code="510104000000",
+                              scopes=["sharing:read"], clock=clock)
+    assert session.query(ApiClient).count() == 0
+
+
 # --- export ------------------------------------------------------------------------------------------
 
 HOSTILE_PURPOSES = [
