@@ -260,12 +260,14 @@ import json, os, resource, subprocess, sys, time
 from pathlib import Path
 from jiuzhu import engines
 lake_root, home, engine, dbt_dir = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+months_per_run = int(sys.argv[5])
 ensure_policy(lake_root)
 os.environ["JIUZHU_SPARK_WAREHOUSE"] = str(home / "spark-warehouse")
 warehouse = home / "warehouse.duckdb"
 dbt = str(Path(sys.executable).parent / "dbt")
-def run_dbt(command, from_period=None):
-    run = engines.dbt_run(engine, home=home, lake=lake_root, warehouse=warehouse, from_period=from_period)
+def run_dbt(command, from_period=None, to_period=None):
+    run = engines.dbt_run(engine, home=home, lake=lake_root, warehouse=warehouse, from_period=from_period,
+                          to_period=to_period)
     start = time.perf_counter()
     proc = subprocess.run([dbt, *run.args(command), "--profiles-dir", ".", "--target-path", str(home / "target"),
                            "--log-path", str(home / "logs")], cwd=dbt_dir, env={**os.environ, **run.env},
@@ -273,7 +275,12 @@ def run_dbt(command, from_period=None):
     if proc.returncode:
         raise SystemExit(proc.stdout[-3000:])
     return time.perf_counter() - start
-full = run_dbt(["build"])
+if months_per_run:  # the history in chunks of months, in order, then the data tests once
+    chunks = engines.month_chunks(engines.delivered_months(lake_root), months_per_run)
+    full = sum(run_dbt(["run"], first, last) for first, last in chunks) + run_dbt(["test"])
+else:
+    chunks = [("0000-00", "9999-99")]
+    full = run_dbt(["build"])
 if engine == "spark":
     import polars as pl
     profile = pl.from_arrow(engines.read_mart(home / "spark-warehouse", "household_profile").select(["period"]))
@@ -283,18 +290,19 @@ else:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         rows, last = con.sql("select count(*), max(period) from household_profile").fetchall()[0]
 incremental = run_dbt(["run"], from_period=last)
-print(json.dumps({"full_s": full, "incremental_s": incremental, "rows": rows,
+print(json.dumps({"full_s": full, "incremental_s": incremental, "rows": rows, "runs": len(chunks),
                   "peak_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
 """
 
 
-def _marts_on(lake_root: Path, home: Path, engine: str, keep=None) -> dict:
+def _marts_on(lake_root: Path, home: Path, engine: str, keep=None, months_per_run: int = 0) -> dict:
     """The marts built in full and one month rebuilt on ``engine``, in a child process and a fresh
-    home; ``keep`` (DuckDB) is handed the built warehouse file before the home is removed."""
+    home; ``keep`` (DuckDB) is handed the built warehouse file before the home is removed. With
+    ``months_per_run`` the history is built in chunks of that many months (``engines.month_chunks``)."""
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     try:
-        result = _child(_DBT_ENGINE, str(lake_root), str(home), engine, str(_DBT_DIR))[1]
+        result = _child(_DBT_ENGINE, str(lake_root), str(home), engine, str(_DBT_DIR), str(months_per_run))[1]
         if keep is not None:
             keep(home / _WAREHOUSE_FILE)
         return result
@@ -310,10 +318,12 @@ def _run_marts_spark(scale: str, run_no: int, ws: Workspace) -> dict:
     keep = run_no == 0 and scale not in ws.warehouses
     duck = _marts_on(lake_root, ws.root / f"marts-duckdb-{scale}-{run_no}", "duckdb",
                      (lambda built: ws.keep_warehouse(scale, built)) if keep else None)
-    spark = _marts_on(lake_root, ws.root / f"marts-spark-{scale}-{run_no}", "spark")
+    spark = _marts_on(lake_root, ws.root / f"marts-spark-{scale}-{run_no}", "spark",
+                      months_per_run=engines.months_per_run())
     return {"wall_s": spark["full_s"], "rows": spark["rows"], "persons": 0,
             "peak_rss_mib": spark["peak_rss_kib"] / 1024,
             "detail": {"engine": "Sail (pysail) local-cluster", "workers": engines.spark_workers(),
+                       "spark_dbt_runs": spark["runs"], "months_per_run": engines.months_per_run() or "all",
                        "spark_incremental_s": round(spark["incremental_s"], 2),
                        "duckdb_full_s": round(duck["full_s"], 2), "duckdb_incremental_s": round(duck["incremental_s"], 2),
                        "duckdb_peak_rss_mib": round(duck["peak_rss_kib"] / 1024)},

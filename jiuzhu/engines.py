@@ -91,13 +91,16 @@ class DbtRun:
         return [*command, *self.flags, "--target", self.target, "--vars", json.dumps(self.variables, ensure_ascii=False)]
 
 
-def dbt_run(engine: str, *, home: Path, lake: Path, warehouse: Path, from_period: str | None = None) -> DbtRun:
+def dbt_run(engine: str, *, home: Path, lake: Path, warehouse: Path, from_period: str | None = None,
+            to_period: str | None = None) -> DbtRun:
     """The dbt invocation that builds the marts on ``engine``. On spark, an embedded Sail server in
     local-cluster mode with JIUZHU_SPARK_WORKERS workers (default 2), or the Spark Connect server
     at JIUZHU_SPARK_HOST:JIUZHU_SPARK_PORT when JIUZHU_SPARK_MODE=remote; the marts it has
     already written are registered again first (Sail's catalog lives as long as its server; a
     metastore keeps them anyway), so an incremental run appends to them."""
     variables: dict = {} if from_period is None else {"from_period": from_period}
+    if to_period is not None:
+        variables["to_period"] = to_period
     env = {"JIUZHU_LAKE": str(lake), "DO_NOT_TRACK": "1"}
     if engine_name(engine) == "duckdb":
         return DbtRun("duckdb", variables, {**env, "JIUZHU_WAREHOUSE": str(warehouse)})
@@ -117,6 +120,43 @@ def dbt_run(engine: str, *, home: Path, lake: Path, warehouse: Path, from_period
     for table in empty_business_sources(lake):
         flags += ["--exclude", f"source:business.{table}+"]
     return DbtRun("spark", variables, env, tuple(flags))
+
+
+def months_per_run() -> int:
+    """JIUZHU_MONTHS_PER_RUN: build a full history in chunks of this many months (0 or unset: at once)."""
+    value = os.environ.get("JIUZHU_MONTHS_PER_RUN", "0").strip() or "0"
+    if not value.isdigit():
+        raise CodedError("MONTHS_PER_RUN_INVALID", f"每次构建的月数应为不小于 1 的整数,而不是“{value}”")
+    return int(value)
+
+
+def delivered_months(lake: Path) -> list[str]:
+    """Every month some department delivered (not a replay), in order: the months the monthly marts
+    have rows for (the calendar of ``int_household_members_monthly_joined``)."""
+    from deltalake import DeltaTable  # noqa: PLC0415
+
+    months: set[str] = set()
+    for ledger in sorted((lake / "bronze").glob("*/_batches")):
+        if (ledger / "_delta_log").is_dir():
+            batches = pl.from_arrow(DeltaTable(str(ledger)).to_pyarrow_table(columns=["period", "status"]))
+            months |= set(batches.filter(pl.col("status") != "duplicate")["period"].drop_nulls().to_list())
+    return sorted(months)
+
+
+def month_chunks(months: list[str], per_run: int) -> list[tuple[str, str]]:
+    """The history split into runs of ``per_run`` months, in order, as (from_period, to_period).
+
+    A history too large for one query on the machine at hand (Sail's two workers on 24 GiB at
+    medium scale) is built chunk after chunk: each run builds its months of every monthly mart and
+    reads the months before it (three-month windows, last year) from the tables the earlier runs
+    built, so the result is the same as one build. The first chunk starts at the beginning of time,
+    so it also takes the months before the first delivery no model has rows for."""
+    if per_run < 1:
+        raise CodedError("MONTHS_PER_RUN_INVALID", f"每次构建的月数应为不小于 1 的整数,而不是“{per_run}”")
+    ordered = sorted(set(months))
+    chunks = [ordered[i:i + per_run] for i in range(0, len(ordered), per_run)]
+    return [("0000-00" if i == 0 else c[0], "9999-99" if i == len(chunks) - 1 else c[-1])
+            for i, c in enumerate(chunks)]
 
 
 def read_mart(warehouse: Path, name: str) -> pa.Table:

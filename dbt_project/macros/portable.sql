@@ -72,9 +72,16 @@
 {%- endmacro %}
 
 {% macro monthly_increment() -%}
-    {#- config of the monthly marts: a run rebuilds the months from var('from_period') on and keeps
-        the earlier ones -#}
+    {#- config of the monthly marts: a run rebuilds the months from var('from_period') to
+        var('to_period') and keeps the others -#}
     {{ return(adapter.dispatch('monthly_increment')()) }}
+{%- endmacro %}
+
+{% macro in_build_months(column) -%}
+    {#- the months a run builds: var('from_period') to var('to_period') (default: every month from
+        from_period on). A history too large to build at once is built in chunks of months, in order
+        (`jiuzhu.engines.month_chunks`); a chunk reads the months before it from the tables built -#}
+    {{ column }} >= '{{ var("from_period") }}' and {{ column }} <= '{{ var("to_period") }}'
 {%- endmacro %}
 
 {% macro default__monthly_increment() -%}
@@ -92,7 +99,7 @@
         cannot parse on Sail (it would see every table as changed). A model that gained a column
         fails its positional append instead: rebuild it with --full-refresh on this target -#}
     {{ return({'materialized': 'incremental', 'incremental_strategy': 'append',
-               'pre_hook': "{% if is_incremental() %}delete from {{ this }} where period >= '{{ var('from_period') }}'{% endif %}"}) }}
+               'pre_hook': "{% if is_incremental() %}delete from {{ this }} where {{ in_build_months('period') }}{% endif %}"}) }}
 {%- endmacro %}
 
 {% macro round_half_up(expr, digits) -%}

@@ -132,6 +132,9 @@ def test_every_mart_is_identical_on_duckdb_and_on_spark(spark_build):
 
 
 def test_one_incremental_month_appends_on_spark_and_stays_identical(spark_build):
+    """A month in the middle of the history rebuilt on both engines (a chunk of a history built in
+    chunks, `engines.month_chunks`): Delta deletes that month only and appends it; the months after
+    it stay, and every mart is still identical to DuckDB's."""
     home, duck, lake_root, built = spark_build
     assert built.returncode == 0, built.stdout[-4000:]
     spark_dir = home / "spark-warehouse"
@@ -139,9 +142,11 @@ def test_one_incremental_month_appends_on_spark_and_stays_identical(spark_build)
 
     before = DeltaTable(str(spark_dir / "household_profile")).version()
     with duckdb.connect(str(duck), read_only=True) as con:
-        last = con.sql("select max(period) from household_profile").fetchall()[0][0]
+        months = [r[0] for r in con.sql("select distinct period from household_profile order by 1").fetchall()]
+    middle = months[len(months) // 2]
     for engine in ("duckdb", "spark"):
-        run = engines.dbt_run(engine, home=home, lake=lake_root, warehouse=duck, from_period=last)
+        run = engines.dbt_run(engine, home=home, lake=lake_root, warehouse=duck, from_period=middle,
+                              to_period=middle)
         proc = _dbt(run, ["run"], home / f"inc-{engine}")
         assert proc.returncode == 0, proc.stdout[-4000:]
     operations = [h["operation"] for h in DeltaTable(str(spark_dir / "household_profile")).history()]
@@ -238,6 +243,25 @@ def test_the_engine_setting_is_checked(monkeypatch, tmp_path):
                                        "source:business.verification_requests+", "--target", "spark"]
     duck = engines.dbt_run("duckdb", home=tmp_path, lake=tmp_path, warehouse=tmp_path / "w.duckdb")
     assert duck.target == "duckdb" and duck.env["JIUZHU_WAREHOUSE"] == str(tmp_path / "w.duckdb")
+
+
+def test_a_history_is_split_into_ordered_chunks_of_months(monkeypatch):
+    months = ["2025-01", "2025-02", "2025-03", "2025-04", "2025-05"]
+    assert engines.month_chunks(months, 2) == [("0000-00", "2025-02"), ("2025-03", "2025-04"), ("2025-05", "9999-99")]
+    assert engines.month_chunks(list(reversed(months)) + ["2025-03"], 5) == [("0000-00", "9999-99")]
+    assert engines.month_chunks(months, 1)[1:3] == [("2025-02", "2025-02"), ("2025-03", "2025-03")]
+    with pytest.raises(CodedError) as err:
+        engines.month_chunks(months, 0)
+    assert err.value.code == "MONTHS_PER_RUN_INVALID"
+    monkeypatch.setenv("JIUZHU_MONTHS_PER_RUN", "六")
+    with pytest.raises(CodedError) as err:
+        engines.months_per_run()
+    assert err.value.code == "MONTHS_PER_RUN_INVALID" and "六" in err.value.message
+    monkeypatch.setenv("JIUZHU_MONTHS_PER_RUN", "6")
+    assert engines.months_per_run() == 6
+    run = engines.dbt_run("duckdb", home=Path("h"), lake=Path("l"), warehouse=Path("w"), from_period="2025-03",
+                          to_period="2025-04")
+    assert run.variables == {"from_period": "2025-03", "to_period": "2025-04"}
 
 
 def test_dagster_builds_and_publishes_the_marts_through_the_spark_engine(spark_build, tmp_path, monkeypatch):

@@ -2,7 +2,7 @@
 -- Assets per household and month (VF-2): deposits and financial assets (banks report on the
 -- households the platform asks about), registered homes, cars (motorcycles and disability
 -- vehicles exempt), companies and sole traders; plus medical spending, severe disability, deaths.
-with members as (select * from {{ ref('int_household_members_monthly_joined') }} where period >= '{{ var("from_period") }}'),
+with members as (select * from {{ ref('int_household_members_monthly_joined') }} where {{ in_build_months('period') }}),
 deposits as (
     select person_key, period, sum(deposit_yuan + financial_assets_yuan) as deposits_yuan
     from {{ ref('stg_yinhang__deposits') }} group by person_key, period

@@ -2,7 +2,7 @@
 -- Counted monthly income per household and month (VF-2): wages less the necessary employment cost,
 -- business income, employee pensions, unemployment benefit. Residents' basic pensions and the aid
 -- itself reach no feed and do not count.
-with members as (select * from {{ ref('int_household_members_monthly_joined') }} where period >= '{{ var("from_period") }}'),
+with members as (select * from {{ ref('int_household_members_monthly_joined') }} where {{ in_build_months('period') }}),
 renshe as (select * from {{ ref('stg_renshe__employment_incomes') }}),
 business as (
     select person_key, period, sum(income_yuan) as business_yuan

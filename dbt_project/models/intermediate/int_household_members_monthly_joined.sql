@@ -16,7 +16,7 @@ deaths as (
 months as (
     -- every month some department delivered: the same calendar for one household or all of them
     select distinct period from {{ ref('stg_exchange__batches') }}
-    where status <> 'duplicate' and period >= '{{ var("from_period") }}'
+    where status <> 'duplicate' and {{ in_build_months('period') }}
 )
 select
     m.period,

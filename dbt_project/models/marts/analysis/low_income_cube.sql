@@ -4,7 +4,7 @@
 with roll as (
     select r.period, r.person_key, r.aid_category as category, substr(r.region_code, 1, 6) as county_code
     from {{ ref('stg_minzheng__assistance_rosters') }} r
-    where r.period >= '{{ var("from_period") }}'
+    where {{ in_build_months('r.period') }}
 ),
 causes as (
     select person_key, min(risk_cause) as cause from {{ ref('stg_xiangcun__monitoring_targets') }} group by person_key

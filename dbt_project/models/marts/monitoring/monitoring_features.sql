@@ -8,10 +8,10 @@
 {% set window_start = "'0000-00'" if var('from_period') == '0000-00'
                       else previous_period("'" ~ var('from_period') ~ "'", 3) %}
 with profile as (
-    select * from {{ ref('household_profile') }} where period >= {{ window_start }}
+    select * from {{ ref('household_profile') }} where period >= {{ window_start }} and period <= '{{ var("to_period") }}'
 ),
 members as (
-    select * from {{ ref('int_household_members_monthly_joined') }} where period >= {{ window_start }}
+    select * from {{ ref('int_household_members_monthly_joined') }} where period >= {{ window_start }} and period <= '{{ var("to_period") }}'
 ),
 renshe as (
     select person_key, period, max(employment_status) as employment_status
@@ -64,7 +64,7 @@ roll as (
            max(case when aid_category = 'tekun' then 1 else 0 end) as on_tekun,
            max(case when aid_category = 'margin' then 1 else 0 end) as on_margin,
            max(case when aid_category = 'temporary' then 1 else 0 end) as on_temporary
-    from {{ ref('stg_minzheng__assistance_rosters') }} where period >= {{ window_start }}
+    from {{ ref('stg_minzheng__assistance_rosters') }} where period >= {{ window_start }} and period <= '{{ var("to_period") }}'
     group by household_no, period
 ),
 monitored as (
@@ -116,4 +116,4 @@ join household_month hm on hm.household_no = w.household_no and hm.period = w.pe
 left join deaths d on d.household_no = w.household_no and d.period = w.period
 left join roll r on r.household_no = w.household_no and r.period = w.period
 left join monitored mo on mo.household_no = w.household_no
-where w.period >= '{{ var("from_period") }}'
+where {{ in_build_months('w.period') }}

@@ -28,4 +28,4 @@ left join monthly prev
 left join monthly last_year
   on last_year.county_code = m.county_code and last_year.aid_category = m.aid_category
  and last_year.period = {{ previous_period('m.period', 12) }}
-where m.period >= '{{ var("from_period") }}'
+where {{ in_build_months('m.period') }}

@@ -8,7 +8,7 @@ with roll as (
     where aid_category in ('dibao', 'tekun')
     group by household_no, period
 ),
-p as (select * from {{ ref('household_profile') }} where period >= '{{ var("from_period") }}')
+p as (select * from {{ ref('household_profile') }} where {{ in_build_months('period') }})
 select
     r.period, r.county_code, r.household_no, r.aid_category, r.aid_item, r.household_amount_yuan,
     p.assessment, p.failed_rules, p.review_rules, p.income_per_capita_yuan, p.standard_yuan

@@ -1,6 +1,6 @@
 {{ config(**monthly_increment()) }}
 -- Every reason behind an assessment, citing the department whose data shows it and the data month.
-with p as (select * from {{ ref('household_profile') }} where period >= '{{ var("from_period") }}')
+with p as (select * from {{ ref('household_profile') }} where {{ in_build_months('period') }})
 select household_no, period, 'INCOME_ABOVE_STANDARD' as reason_code,
        case when review_members_incomplete = 1 then '需人工复核' else '不符合' end as effect, 'renshe,shuiwu' as departments,
        '家庭月人均收入' || {{ number_text('income_per_capita_yuan', 2) }} || '元,不低于当地低保标准' || {{ number_text('standard_yuan', 2) }} || '元' as reason_zh

@@ -3,7 +3,7 @@
 -- assets, flags, the local dibao standard and the assessment (符合 / 不符合 / 需人工复核).
 -- The rules are data (stg_policy__*); this model is the one definition of the assessment, used by
 -- the batch marts and, filtered to one household, by the on-demand verification.
-with members as (select * from {{ ref('int_household_members_monthly_joined') }} where period >= '{{ var("from_period") }}'),
+with members as (select * from {{ ref('int_household_members_monthly_joined') }} where {{ in_build_months('period') }}),
 household_place as (
     select household_no, period,
            max(case when relation = '02' then county_code end) as head_county,
@@ -13,8 +13,8 @@ household_place as (
            max(case when died_on is not null and died_on >= {{ month_start('period') }} then 1 else 0 end) as member_died
     from members group by household_no, period
 ),
-income as (select * from {{ ref('int_household_income_aggregated') }} where period >= '{{ var("from_period") }}'),
-assets as (select * from {{ ref('int_household_assets_aggregated') }}),
+income as (select * from {{ ref('int_household_income_aggregated') }} where {{ in_build_months('period') }}),
+assets as (select * from {{ ref('int_household_assets_aggregated') }} where {{ in_build_months('period') }}),
 quarantined as (select * from {{ ref('stg_gongan__quarantined_members') }}),
 standards as (select * from {{ ref('stg_policy__standards') }} where aid_item = 'dibao'),
 limits as (
