@@ -5,14 +5,14 @@
 with members as (select * from {{ ref('int_household_members_monthly_joined') }} where {{ in_build_months('period') }}),
 deposits as (
     select person_key, period, sum(deposit_yuan + financial_assets_yuan) as deposits_yuan
-    from {{ ref('stg_yinhang__deposits') }} group by person_key, period
+    from {{ ref('stg_yinhang__deposits') }} where {{ in_build_months('period') }} group by person_key, period
 ),
 homes as (select * from {{ ref('stg_budongchan__real_estates') }} where usage = '住宅'),
 cars as (select * from {{ ref('stg_cheliang__vehicles') }} where not asset_exempt and vehicle_status <> '注销'),
 firms as (select * from {{ ref('stg_shichang__businesses') }} where registration_status = '存续'),
 medical as (
     select person_key, period, sum(out_of_pocket_yuan) as out_of_pocket_yuan
-    from {{ ref('stg_yibao__medical_claims') }} group by person_key, period
+    from {{ ref('stg_yibao__medical_claims') }} where {{ in_build_months('period') }} group by person_key, period
 ),
 disability as (
     select person_key, min(grade_number) as grade, min(issue_date) as since

@@ -3,14 +3,16 @@
 -- business income, employee pensions, unemployment benefit. Residents' basic pensions and the aid
 -- itself reach no feed and do not count.
 with members as (select * from {{ ref('int_household_members_monthly_joined') }} where {{ in_build_months('period') }}),
-renshe as (select * from {{ ref('stg_renshe__employment_incomes') }}),
+-- the feeds are read for the months built only (a chunk of a history reads its own months)
+renshe as (select * from {{ ref('stg_renshe__employment_incomes') }} where {{ in_build_months('period') }}),
 business as (
     select person_key, period, sum(income_yuan) as business_yuan
-    from {{ ref('stg_shuiwu__taxable_incomes') }} where income_type = '经营所得' group by person_key, period
+    from {{ ref('stg_shuiwu__taxable_incomes') }}
+    where income_type = '经营所得' and {{ in_build_months('period') }} group by person_key, period
 ),
 fund as (
     select person_key, period, max(case when employer_type = '机关事业单位' then 1 else 0 end) as payroll
-    from {{ ref('stg_gongjijin__housing_funds') }} group by person_key, period
+    from {{ ref('stg_gongjijin__housing_funds') }} where {{ in_build_months('period') }} group by person_key, period
 ),
 cost as (
     select limit_value as share from {{ ref('stg_policy__asset_limits') }} where limit_code = 'employment_cost_share'

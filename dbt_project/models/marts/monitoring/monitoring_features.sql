@@ -15,7 +15,10 @@ members as (
 ),
 renshe as (
     select person_key, period, max(employment_status) as employment_status
-    from {{ ref('stg_renshe__employment_incomes') }} group by person_key, period
+    from {{ ref('stg_renshe__employment_incomes') }}
+    -- three months before the first month built is as far back as a month built looks (status_before)
+    where period >= {{ window_start }} and period <= '{{ var("to_period") }}'
+    group by person_key, period
 ),
 disability as (
     select person_key, min(issue_date) as since
