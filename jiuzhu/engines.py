@@ -143,19 +143,19 @@ def delivered_months(lake: Path) -> list[str]:
     return sorted(months)
 
 
-def month_chunks(months: list[str], per_run: int) -> list[tuple[str, str]]:
+def month_chunks(months: list[str], per_run: int, first: str = "0000-00") -> list[tuple[str, str]]:
     """The history split into runs of ``per_run`` months, in order, as (from_period, to_period).
 
     A history too large for one query on the machine at hand (Sail's two workers on 24 GiB at
     medium scale) is built chunk after chunk: each run builds its months of every monthly mart and
     reads the months before it (three-month windows, last year) from the tables the earlier runs
-    built, so the result is the same as one build. The first chunk starts at the beginning of time,
-    so it also takes the months before the first delivery no model has rows for."""
+    built, so the result is the same as one build. The first chunk starts at ``first`` (by default
+    the beginning of time), the last is open-ended."""
     if per_run < 1:
         raise CodedError("MONTHS_PER_RUN_INVALID", f"每次构建的月数应为不小于 1 的整数,而不是“{per_run}”")
     ordered = sorted(set(months))
     chunks = [ordered[i:i + per_run] for i in range(0, len(ordered), per_run)]
-    return [("0000-00" if i == 0 else c[0], "9999-99" if i == len(chunks) - 1 else c[-1])
+    return [(first if i == 0 else c[0], "9999-99" if i == len(chunks) - 1 else c[-1])
             for i, c in enumerate(chunks)]
 
 

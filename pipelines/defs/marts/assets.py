@@ -75,14 +75,22 @@ class Translator(DagsterDbtTranslator):
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, paths: PlatformPaths):
     """Monthly partitions: a month's run rebuilds the monthly marts from that month on (dbt
     incremental by period); a range rebuilds from its first month. JIUZHU_ENGINE picks the engine:
-    DuckDB (the warehouse file) or spark (Delta tables through a Spark-compatible cluster)."""
+    DuckDB (the warehouse file) or spark (Delta tables through a Spark-compatible cluster). With
+    JIUZHU_MONTHS_PER_RUN the months are built in chunks of that many, in order (`dbt run` for each
+    chunk but the last, then `dbt build` of the last: the data tests see the whole history)."""
     cfg = paths.resolved()
-    run = engines.dbt_run(engines.engine_name(), home=cfg.home, lake=cfg.lake, warehouse=cfg.warehouse,
-                          from_period=min(context.partition_keys)[:7])
+    engine = engines.engine_name()
+    first = min(context.partition_keys)[:7]
+    per_run = engines.months_per_run()
+    chunks = [(first, None)]
+    if per_run:
+        chunks = engines.month_chunks([m for m in engines.delivered_months(cfg.lake) if m >= first], per_run,
+                                      first=first) or chunks
+    setup = engines.dbt_run(engine, home=cfg.home, lake=cfg.lake, warehouse=cfg.warehouse, from_period=first)
     # dbt reads the lake and owns the warehouse; both come from the platform settings
-    os.environ.update(run.env)
+    os.environ.update(setup.env)
     cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    context.log.info(f"计算引擎:{run.target}")
+    context.log.info(f"计算引擎:{setup.target}")
     # the silver versions the build reads, recorded when they stood still while it ran: the served
     # assessments (verification.served) are published with them
     from verification import ondemand, served  # noqa: PLC0415
@@ -90,13 +98,19 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, paths: Pl
     served.record_build(cfg.warehouse.parent, None, "")
     before = ondemand.resolve_versions(cfg.lake, None, use_index=False)
     model_definition = served.definition()
+    for start, end in chunks[:-1]:
+        context.log.info(f"分段构建:{start} 至 {end}")
+        chunk = engines.dbt_run(engine, home=cfg.home, lake=cfg.lake, warehouse=cfg.warehouse, from_period=start,
+                                to_period=end)
+        dbt.cli(chunk.args(["run"]), context=context).wait()  # raises when a model fails
+    # made after the chunks: on spark it registers the marts they wrote
+    run = engines.dbt_run(engine, home=cfg.home, lake=cfg.lake, warehouse=cfg.warehouse, from_period=chunks[-1][0])
     yield from dbt.cli(run.args(["build"]), context=context).stream()
     # only a build of every model claims its versions: a subset leaves the others as an earlier
     # build made them, from other versions
     whole = set(context.selected_asset_keys) >= set(context.assets_def.keys)
     if whole and ondemand.resolve_versions(cfg.lake, None, use_index=False) == before:
-        served.record_build(cfg.warehouse.parent, before, run.variables.get("from_period", "0000-00"),
-                            model_definition)
+        served.record_build(cfg.warehouse.parent, before, first, model_definition)
     elif not whole:
         context.log.info("本次只构建了部分模型:不记录 silver 版本,批量核对结果待完整构建后再发布")
 
